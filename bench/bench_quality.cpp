@@ -1,0 +1,164 @@
+// Quality bench: the norm ratio ||XW - XQ||_F / ||XW||_F of every method at 2, 3 and 4 bits, with
+// and without scale search, on a Gaussian and a correlated 1024 x 1024 layer.
+#include <cmath>
+#include <string>
+
+#include <Eigen/Core>
+#include <benchmark/benchmark.h>
+
+#include <pathq/core/alphabet.hpp>
+#include <pathq/core/grid_accounting.hpp>
+#include <pathq/core/rounding.hpp>
+#include <pathq/core/scale_search.hpp>
+#include <pathq/methods/gpfq.hpp>
+#include <pathq/methods/msq.hpp>
+#include <pathq/methods/optq.hpp>
+#include <pathq/methods/spfq.hpp>
+#include <pathq/stats/layer_error.hpp>
+#include <pathq/stats/layer_stats.hpp>
+
+#include "support/random_data.hpp"
+
+namespace {
+
+using pathq::Alphabet;
+using pathq::StepRule;
+using pathq_test::gaussian;
+using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
+
+// The recipe: N_in = N_out = 1024, m = 2048, W iid N(0, 1); inputs (0) iid N(0, 1) or
+// (1) correlated, X = Z diag(s / rms(s)) V^T with Z iid N(0, 1), s_k = 1/k and V orthogonal.
+constexpr Eigen::Index n = 1024;
+constexpr Eigen::Index m = 2048;
+
+struct Dataset {
+  Eigen::MatrixXd W;
+  pathq::LayerStats<double> stats;
+};
+
+// The Q factor of A's QR factorization: classical Gram-Schmidt with one reorthogonalization pass.
+Eigen::MatrixXd orthonormalized(Eigen::MatrixXd A) {
+  for (Eigen::Index k = 0; k < A.cols(); ++k) {
+    for (int pass = 0; pass < 2; ++pass) A.col(k) -= A.leftCols(k) * (A.leftCols(k).transpose() * A.col(k)).eval();
+    A.col(k).normalize();
+  }
+  return A;
+}
+
+const Dataset& dataset(int correlated) {
+  static const Dataset iid{gaussian(n, n, 1001), pathq::LayerStats<double>::from(gaussian(m, n, 1002))};
+  if (!correlated) return iid;
+  static const Dataset corr = [] {
+    Eigen::VectorXd s(n);
+    for (Eigen::Index k = 0; k < n; ++k) s(k) = 1.0 / double(k + 1);
+    s /= std::sqrt(s.squaredNorm() / double(n));
+    const Eigen::MatrixXd V = orthonormalized(gaussian(n, n, 1003));
+    const Eigen::MatrixXd X = gaussian(m, n, 1002) * s.asDiagonal() * V.transpose();
+    return Dataset{gaussian(n, n, 1001), pathq::LayerStats<double>::from(X)};
+  }();
+  return corr;
+}
+
+// Every method with its grid (per column unless "g32"); "+clip" is the clip search (100 ratios
+// from 1 to 0.2, score e^T diag(H) e) before the method's pass, "+radius" the search over the
+// radius scalar C in {0.5, 0.6, ..., 1.5} scored by the layer error of the method's result.
+enum Method {
+  MsqSym,            // 2^b - 1 levels, step max|w_j| / K
+  MsqSymClip,
+  MsqAsym,           // min-max asymmetric, 2^b levels
+  MsqAsymClip,
+  GpfqLayer08,       // GPFQ, 2^b - 1 levels, the authors' layer radius rule with C = 0.8
+  GpfqSym,           // GPFQ, 2^b - 1 levels, per-column max
+  GpfqSymClip,
+  GpfqSymRadius,
+  GpfqAsymClip,
+  GpfqAsymRadius,
+  SpfqSymRadius,     // SPFQ (order 1, stochastic rounding, seed 7), per-column steps
+  OptqAsymAct,       // OPTQ act-order, min-max asymmetric (GPTQ's default grid)
+  OptqAsymActClip,
+  OptqEvenAct,       // OPTQ act-order, even grid (GPTQ's sym)
+  OptqEvenActClip,
+  OptqEvenG32,       // OPTQ, even grid, dynamic groups of 32 (4.5 bits/weight at 4 bits)
+  OptqEvenActG32Clip,  // OPTQ act-order, even grid, static groups of 32, clip search per group
+  MethodCount
+};
+
+const char* method_name(int k) {
+  static const char* names[] = {"msq_sym",          "msq_sym+clip",      "msq_asym",           "msq_asym+clip",
+                                "gpfq_layer_C0.8",  "gpfq_sym",          "gpfq_sym+clip",      "gpfq_sym+radius",
+                                "gpfq_asym+clip",   "gpfq_asym+radius",  "spfq_sym+radius",    "optq_act_asym",
+                                "optq_act_asym+clip", "optq_act_even",   "optq_act_even+clip", "optq_even_g32",
+                                "optq_act_even_g32_static+clip"};
+  return names[k];
+}
+
+pathq::Result<float> run_method(int method, int bits, const Dataset& d, const MatF& W, double& C) {
+  const auto column = StepRule::column_radius(1.0);
+  const auto sym = Alphabet<float>::from_bits(bits, column);
+  const auto asym = Alphabet<float>::asymmetric(bits);
+  const auto even = Alphabet<float>::even(bits, column);
+  pathq::OptqOptions act;
+  act.order = pathq::FeatureOrder::DescendingEnergy;
+  const pathq::Gpfq<float> gpfq;
+  auto clip = [&](const Alphabet<float>& a) { return pathq::clip_search(W, d.stats, a).grid; };
+  auto radius = [&](const auto& method_object, const Alphabet<float>& a) {
+    auto c = pathq::radius_search(method_object, W, d.stats, a.resolve(W));
+    C = c.C;
+    return c.result;
+  };
+  switch (method) {
+    case MsqSym: return pathq::msq(W, sym);
+    case MsqSymClip: return pathq::msq(W, clip(sym));
+    case MsqAsym: return pathq::msq(W, asym);
+    case MsqAsymClip: return pathq::msq(W, clip(asym));
+    case GpfqLayer08: return gpfq.quantize(W, d.stats, Alphabet<float>::from_bits(bits, StepRule::layer_radius(0.8)));
+    case GpfqSym: return gpfq.quantize(W, d.stats, sym);
+    case GpfqSymClip: return gpfq.quantize(W, d.stats, clip(sym));
+    case GpfqSymRadius: return radius(gpfq, sym);
+    case GpfqAsymClip: return gpfq.quantize(W, d.stats, clip(asym));
+    case GpfqAsymRadius: return radius(gpfq, asym);
+    case SpfqSymRadius:
+      return radius(pathq::Spfq<float>(pathq::SpfqOptions{}, pathq::StochasticRounding(7)), sym);
+    case OptqAsymAct: return pathq::Optq<float>(act).quantize(W, d.stats, asym);
+    case OptqAsymActClip: return pathq::Optq<float>(act).quantize(W, d.stats, clip(asym));
+    case OptqEvenAct: return pathq::Optq<float>(act).quantize(W, d.stats, even);
+    case OptqEvenActClip: return pathq::Optq<float>(act).quantize(W, d.stats, clip(even));
+    case OptqEvenG32: return pathq::Optq<float>().quantize(W, d.stats, even.with_group_size(32));
+    default: {
+      act.static_groups = true;
+      return pathq::Optq<float>(act).quantize(W, d.stats, clip(even.with_group_size(32)));
+    }
+  }
+}
+
+// range(0): inputs (0 iid, 1 correlated); range(1): method; range(2): bits. Times the method,
+// scale search included.
+void BM_Quality(benchmark::State& state) {
+  const Dataset& d = dataset(int(state.range(0)));
+  const int method = int(state.range(1));
+  const int bits = int(state.range(2));
+  const MatF W = d.W.cast<float>();
+  pathq::Result<float> r;
+  double C = 0;
+  for (auto _ : state) {
+    r = run_method(method, bits, d, W, C);
+    benchmark::DoNotOptimize(r.codes.data());
+  }
+  const auto e = pathq::layer_error(d.stats, d.W, r.values().cast<double>());
+  state.SetLabel(std::string(state.range(0) ? "corr " : "iid ") + method_name(method));
+  state.counters["norm_ratio"] = e.norm_ratio();
+  state.counters["bits_per_weight"] = pathq::bits_per_weight(r.grid, n).total;
+  state.counters["levels"] = double(r.grid.levels());
+  if (C > 0) state.counters["C"] = C;
+}
+
+void quality_args(benchmark::internal::Benchmark* b) {
+  for (int inputs : {0, 1})
+    for (int bits : {2, 3, 4})
+      for (int k = 0; k < MethodCount; ++k) b->Args({inputs, k, bits});
+}
+BENCHMARK(BM_Quality)->Apply(quality_args)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,185 @@
+// Adapters that plug the library's quantization methods into the network driver.
+#ifndef PATHQ_NETWORK_LAYER_METHODS_HPP
+#define PATHQ_NETWORK_LAYER_METHODS_HPP
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "pathq/bounds/gpfq.hpp"
+#include "pathq/bounds/maly_saab.hpp"
+#include "pathq/bounds/msq.hpp"
+#include "pathq/bounds/optq.hpp"
+#include "pathq/bounds/sigma_delta.hpp"
+#include "pathq/constraints/accumulator.hpp"
+#include "pathq/methods/gpfq.hpp"
+#include "pathq/methods/maly_saab.hpp"
+#include "pathq/methods/msq.hpp"
+#include "pathq/methods/optq.hpp"
+#include "pathq/methods/sigma_delta.hpp"
+#include "pathq/methods/spfq.hpp"
+#include "pathq/network/layer_method.hpp"
+
+namespace pathq::layer_methods {
+
+/// MSQ (round every weight; the data are used only for the report). Bound: `msq_unsaturated`,
+/// applicable when `Xq = X` and no weight saturated.
+template <class Scalar>
+LayerMethod<Scalar> msq() {
+  return {"msq", [](const LayerProblem<Scalar>& p) {
+            LayerSolution<Scalar> s;
+            s.result = pathq::msq(p.W, p.alphabet);
+            LayerBound b{"msq_unsaturated", bounds::msq_unsaturated(s.result.grid, p.stats.K().diagonal()), true,
+                         "(step^2/4) (sum_t ||X_t||)^2 per neuron; needs Xq = X and no saturated weight"};
+            if (p.quantized_inputs || s.result.info.saturated > 0) {
+              b.applicable = false;
+              b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: weights saturated";
+            }
+            s.bound = b;
+            return s;
+          }};
+}
+
+/// GPFQ on the statistics of X and Xq (methods/gpfq.hpp). Bound: `gpfq_unsaturated`,
+/// applicable when `Xq = X` and no step saturated.
+template <class Scalar>
+LayerMethod<Scalar> gpfq(GpfqOptions options = {}) {
+  options.validate();
+  return {"gpfq", [options](const LayerProblem<Scalar>& p) {
+            LayerSolution<Scalar> s;
+            s.result = Gpfq<Scalar>(options).quantize(p.W, p.stats, p.alphabet);
+            LayerBound b{"gpfq_unsaturated", bounds::gpfq_unsaturated(s.result.grid, p.stats.K().trace()), true,
+                         "(step^2/4) ||X||_F^2 per neuron; needs Xq = X and no saturated step"};
+            if (p.quantized_inputs || s.result.info.saturated > 0) {
+              b.applicable = false;
+              b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: steps saturated";
+            }
+            s.bound = b;
+            return s;
+          }};
+}
+
+/// SPFQ (methods/spfq.hpp): data alignment of order `options.order`, then stochastic rounding
+/// from the counter-based streams of `seed` (one per neuron); a different seed per layer is
+/// derived as `seed + site`.
+template <class Scalar>
+LayerMethod<Scalar> spfq(SpfqOptions options = {}, std::uint64_t seed = 0) {
+  return {"spfq", [options, seed](const LayerProblem<Scalar>& p) {
+            LayerSolution<Scalar> s;
+            s.result = Spfq<Scalar>(options, StochasticRounding(seed + std::uint64_t(p.site))).quantize(p.W, p.stats, p.alphabet);
+            return s;
+          }};
+}
+
+/// OPTQ/GPTQ (methods/optq.hpp) on H = Xq^T Xq. Bound: `optq_unsaturated`, applicable when
+/// `Xq = X` and no step saturated.
+template <class Scalar>
+LayerMethod<Scalar> optq(OptqOptions options = {}) {
+  return {"optq", [options](const LayerProblem<Scalar>& p) {
+            LayerSolution<Scalar> s;
+            s.result = Optq<Scalar>(options).quantize(p.W, p.stats, p.alphabet);
+            const auto& x = s.result.info.extra;
+            const double lambda = x.count("damping_lambda") ? x.at("damping_lambda") : 0.0;
+            LayerBound b{"optq_unsaturated", bounds::optq_unsaturated(s.result.grid, p.stats.H().diagonal(), lambda),
+                         true, "(1/4) sum_t step_t^2 (H_tt + lambda) per neuron; needs Xq = X and no saturated step"};
+            if (p.quantized_inputs || s.result.info.saturated > 0 || s.result.info.status == Info::Failed) {
+              b.applicable = false;
+              b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: steps saturated";
+            }
+            s.bound = b;
+            return s;
+          }};
+}
+
+/// Maly-Saab pre-processing + MSQ (methods/maly_saab.hpp). The null-space walk needs fewer rows
+/// than inputs: it runs on `LayerProblem::subset` (set `NetworkQuantizerOptions::subset_samples`
+/// below the layers' widths), or on all samples when no subset is given (then, with m >= N_in,
+/// it is plain MSQ). Bound: `maly_saab_deterministic` on the walk's statistics.
+template <class Scalar>
+LayerMethod<Scalar> maly_saab(MalySaabOptions options = {}) {
+  return {"maly-saab", [options](const LayerProblem<Scalar>& p) {
+            const MalySaab<Scalar> ms(options);
+            const LayerStats<double>& walk_stats = p.subset ? *p.subset : p.stats;
+            const auto grid = p.alphabet.resolve(p.W);
+            const auto walk = ms.preprocess(p.W, walk_stats, grid);
+            LayerSolution<Scalar> s;
+            s.result = ms.quantize_walk(walk, grid);
+            s.result.info.extra["off_grid"] = double(walk.off_grid_count());
+            if (!p.subset) {
+              LayerBound b{"maly_saab_deterministic", bounds::maly_saab_deterministic(walk_stats.K(), walk.off_grid, grid),
+                           true, "sigma_max(X_S)^2 |S| step^2/4 per neuron on its off-grid set S; needs Xq = X"};
+              if (p.quantized_inputs || s.result.info.saturated > 0) {
+                b.applicable = false;
+                b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: weights saturated";
+              }
+              s.bound = b;
+            }
+            return s;
+          }};
+}
+
+/// First-order Sigma-Delta in a harmonic frame (methods/sigma_delta.hpp), data-free; the
+/// layer's alphabet is not used. Each column (neuron, n = N_in) is expanded in a frame of
+/// `p = max(n + 1, ceil(frame_ratio n))` elements; `options.levels` L gives the midrise alphabet
+/// (L = 1: one bit per frame coefficient). The quantized weights are rebuilt from the codes.
+template <class Scalar>
+LayerMethod<Scalar> sigma_delta(double frame_ratio = 2.0, SigmaDeltaOptions options = {}) {
+  PATHQ_CHECK(frame_ratio > 1 && std::isfinite(frame_ratio), "layer_methods::sigma_delta",
+              "frame_ratio must be a finite number > 1, got ", frame_ratio);
+  return {"sigma-delta", [frame_ratio, options](const LayerProblem<Scalar>& p) {
+            SigmaDeltaOptions o = options;
+            const Eigen::Index n = o.axis == FrameAxis::Columns ? p.W.rows() : p.W.cols();
+            o.frame_size = std::max<Eigen::Index>(n + 1, Eigen::Index(std::ceil(frame_ratio * double(n))));
+            const auto r = SigmaDelta<Scalar>(o).quantize(p.W);
+            LayerSolution<Scalar> s;
+            s.result.codes = r.codes();
+            s.result.info = r.info;
+            s.result.grid.kind = GridKind::Midrise;
+            s.result.grid.code_lo = -o.levels;
+            s.result.grid.code_hi = o.levels - 1;
+            s.result.grid.step = r.step();
+            s.result.grid.zero = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>::Constant(1, r.step().size(), Scalar(-0.5));
+            s.result.info.extra["frame_size"] = double(r.p());
+            s.values = r.values();
+            LayerBound b{"sigma_delta_data", bounds::sigma_delta_data(r, p.stats.K()), true,
+                         "lambda_max(X^T X) times the frame bound squared; needs Xq = X and |u| <= step/2"};
+            if (p.quantized_inputs || !r.stable()) {
+              b.applicable = false;
+              b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: unstable state";
+            }
+            s.bound = b;
+            return s;
+          }};
+}
+
+/// AXE (constraints/accumulator.hpp) on GPFQ: codes constrained so that no accumulation of
+/// `accumulator.input_bits`-bit inputs overflows a `accumulator.accumulator_bits`-bit accumulator.
+template <class Scalar>
+LayerMethod<Scalar> axe_gpfq(AccumulatorOptions accumulator, GpfqOptions options = {}) {
+  accumulator.validate("layer_methods::axe_gpfq");
+  return {"axe-gpfq", [accumulator, options](const LayerProblem<Scalar>& p) {
+            const auto grid = p.alphabet.resolve(p.W);
+            const AccumulatorConstraint<Scalar> constraint(accumulator, p.W, grid);
+            LayerSolution<Scalar> s;
+            s.result = Gpfq<Scalar, Nearest, AccumulatorConstraint<Scalar>>(options, {}, constraint).quantize(p.W, p.stats, grid);
+            return s;
+          }};
+}
+
+/// AXE on OPTQ, as `axe_gpfq`.
+template <class Scalar>
+LayerMethod<Scalar> axe_optq(AccumulatorOptions accumulator, OptqOptions options = {}) {
+  accumulator.validate("layer_methods::axe_optq");
+  return {"axe-optq", [accumulator, options](const LayerProblem<Scalar>& p) {
+            const auto grid = p.alphabet.resolve(p.W);
+            const AccumulatorConstraint<Scalar> constraint(accumulator, p.W, grid);
+            LayerSolution<Scalar> s;
+            s.result = Optq<Scalar, Nearest, AccumulatorConstraint<Scalar>>(options, {}, constraint).quantize(p.W, p.stats, grid);
+            return s;
+          }};
+}
+
+}  // namespace pathq::layer_methods
+
+#endif  // PATHQ_NETWORK_LAYER_METHODS_HPP

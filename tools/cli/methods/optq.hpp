@@ -1,0 +1,82 @@
+// `pathq layer --method optq`: OPTQ/GPTQ on the engine, with act-order, groups and grid kinds.
+#ifndef PATHQ_TOOLS_METHODS_OPTQ_HPP
+#define PATHQ_TOOLS_METHODS_OPTQ_HPP
+
+#include <set>
+#include <string>
+
+#include <pathq/bounds/optq.hpp>
+#include <pathq/methods/optq.hpp>
+
+#include "../grid_options.hpp"
+#include "../layer_method.hpp"
+#include "../scale_search_options.hpp"
+#include "axe_flags.hpp"
+
+namespace pathq_tool {
+
+/// Options: `--damp D` (relative damping, default 0.01), `--damp-retries R` (default 4),
+/// `--act-order`, `--grid KIND`, `--group-size G`, `--static-groups`, `--block B`, `--threads T`.
+struct OptqMethod {
+  template <class Scalar>
+  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in,
+                                   const pathq::Alphabet<Scalar>& common) {
+    pathq::OptqOptions opt;
+    opt.engine = engine_options(a);
+    if (auto d = a.real("damp", false)) {
+      if (!(*d >= 0)) throw UsageError{"--damp must be >= 0, got " + *a.text("damp")};
+      opt.damping = *d;
+    }
+    if (auto r = a.integer("damp-retries", 0, 30)) opt.max_damping_retries = int(*r);
+    if (a.has("act-order")) opt.order = pathq::FeatureOrder::DescendingEnergy;
+    opt.static_groups = a.has("static-groups");
+    if (opt.static_groups && !a.has("group-size")) throw UsageError{"--static-groups goes with --group-size"};
+    const auto alphabet = grid_alphabet(a, common);
+    if (alphabet.group_size() > 0 && !opt.static_groups) {
+      if (a.has("act-order"))
+        throw UsageError{
+            "--group-size with --act-order needs --static-groups (dynamic groups follow the natural order)"};
+      if (alphabet.rule().kind == pathq::StepRule::Kind::LayerRadius)
+        throw UsageError{"dynamic groups refit each column: use --step-rule column (or --static-groups)"};
+    }
+    const auto axe = axe_request(a);
+    const bool dynamic = alphabet.group_size() > 0 && !opt.static_groups;  // grids refit in the pass
+    const auto grid = dynamic ? alphabet.resolve(in.W) : layer_grid(in, alphabet);
+    auto quantize = [&](const auto& constraint) {
+      using C = std::decay_t<decltype(constraint)>;
+      const pathq::Optq<Scalar, pathq::Nearest, C> optq(opt, {}, constraint);
+      return dynamic ? optq.quantize(in.W, *in.stats, alphabet) : optq.quantize(in.W, *in.stats, grid);
+    };
+    MethodOutcome<Scalar> out{quantize_with_axe<Scalar>(axe, in.W, grid, quantize), std::nullopt,
+                              nlohmann::json::object()};
+    const auto& r = out.result;
+    out.extra["feature_order"] = pathq::to_string(opt.order);
+    out.extra["groups"] = r.grid.group_size == 0 ? "none" : (opt.static_groups ? "static" : "dynamic");
+    out.extra["block"] = opt.engine.block_size;
+    const double lambda = r.info.extra.count("damping_lambda") ? r.info.extra.at("damping_lambda") : 0.0;
+    ReportedBound b{"optq_unsaturated", pathq::bounds::optq_unsaturated(r.grid, in.stats->H().diagonal(), lambda),
+                    true, "(1/4) sum_t step_t^2 (H_tt + lambda) per neuron; needs Xq = X and no saturated step"};
+    if (in.quantized_inputs || r.info.saturated > 0 || r.info.status == pathq::Info::Failed) {
+      b.applicable = false;
+      b.note = in.quantized_inputs ? "does not apply: Xq differs from X (OPTQ minimises ||Xq (W - Q)||)"
+               : r.info.saturated > 0 ? "does not apply: some steps saturated"
+                                      : "does not apply: the factorization failed";
+    }
+    out.bound = b;
+    axe_bound_note(out.bound, axe);
+    if (axe) add_accumulator_report(out.extra, out.result, *axe);
+    return out;
+  }
+  static MethodSpec spec() {
+    std::set<std::string> valued = {"damp", "damp-retries", "block", "threads"};
+    for (const auto& g : grid_valued_options()) valued.insert(g);
+    for (const auto& f : axe_valued_options()) valued.insert(f);
+    std::set<std::string> switches = {"act-order", "static-groups"};
+    for (const auto& f : axe_switch_options()) switches.insert(f);
+    return make_method_spec<OptqMethod>("optq", true, valued, switches);
+  }
+};
+
+}  // namespace pathq_tool
+
+#endif  // PATHQ_TOOLS_METHODS_OPTQ_HPP
