@@ -126,8 +126,10 @@ void BM_EngineSameSize(benchmark::State& state) {
   state.counters["mismatches"] = double((r.values().array() != ref.Q.array()).count());
 }
 
-BENCHMARK(BM_NaiveReference)->Arg(256)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_EngineSameSize)->Arg(256)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_NaiveReference)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_NaiveReference)->Arg(4096)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EngineSameSize)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EngineSameSize)->Arg(4096)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Error against the theory on Gaussian data (ALGORITHMS.md §1(e)): m = 100, N_out = 20,
 // X and W iid N(0, 1), delta = 0.5, unbounded alphabet. Times GPFQ's quantize().

@@ -2,9 +2,10 @@
 # Builds the tests and the pathq tool with AddressSanitizer + UndefinedBehaviorSanitizer
 # (-O1, line tables, no recovery: the first finding fails the run), runs the whole test suite on
 # them, then a LeakSanitizer run of the tool on a small end-to-end job (a good run and a failing
-# one). Benches and examples are not built, to keep the time down; for the same reason two of
-# UBSan's checks are left to ASan, which catches the same errors at run time: object-size (an
-# access beyond its object) and pointer-overflow (they cost a quarter of the compile time).
+# one). Benches and examples are not built, to keep the time down (the tests build as unity units:
+# PATHQ_UNITY_TESTS); for the same reason two of UBSan's checks are left to ASan, which catches the
+# same errors at run time: object-size (an access beyond its object) and pointer-overflow (they
+# cost a quarter of the compile time).
 # The fuzz harnesses (scripts/fuzz.sh) run every UBSan check.
 #
 #   scripts/sanitize.sh
@@ -30,7 +31,7 @@ cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Sanitize \
   -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1 $flags" -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$flags" \
   -DPATHQ_BUILD_TESTS=ON -DPATHQ_BUILD_TOOLS=ON -DPATHQ_BUILD_BENCH=OFF -DPATHQ_BUILD_EXAMPLES=OFF \
   > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
-cmake --build "$build" -j"$jobs" --target pathq_tests pathq_cli
+cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 echo "sanitize: built pathq_tests and pathq with $(basename "$cxx") in $((built - start)) s"
 

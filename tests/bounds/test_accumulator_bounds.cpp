@@ -7,15 +7,14 @@
 
 #include <pathq/pathq.hpp>
 
-namespace {
+#include "support/datapath.hpp"
 
-pathq::AccumulatorOptions datapath(int P, int N, bool is_signed) {
-  pathq::AccumulatorOptions o;
-  o.accumulator_bits = P;
-  o.input_bits = N;
-  o.input_signed = is_signed;
-  return o;
-}
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_accumulator_bounds {
+
+using pathq_test::datapath;
+
+namespace {
 
 // A column of n integer weights whose positive entries sum to `positive` and negative ones to
 // `-negative`, placed at random (positives in the first half, negatives in the second).
@@ -102,3 +101,5 @@ TEST_CASE("accumulator bounds: bad input", "[bounds][axe][contract]") {
   REQUIRE_THROWS_WITH(pathq::bounds::outer_accumulator_bits(16, 0), Contains("tiles must be >= 1, got 0"));
   REQUIRE_THROWS_AS(pathq::bounds::outer_accumulator_bits(70, 1), pathq::invalid_argument);
 }
+
+}  // namespace pathq_test_accumulator_bounds

@@ -10,9 +10,15 @@
 #include <pathq/pathq.hpp>
 
 #include "reference/axe_reference.hpp"
+#include "support/datapath.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_accumulator {
+
 using pathq_test::gaussian;
+
+using pathq_test::datapath;
 
 namespace {
 
@@ -30,16 +36,6 @@ Layer make_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m, std::uin
   const Eigen::MatrixXd X = gaussian(m, n_in, seed + 1).cwiseAbs();
   const Eigen::MatrixXd Xq = X + 0.1 * gaussian(m, n_in, seed + 2);
   return Layer{gaussian(n_in, n_out, seed), X, Xq, pathq::LayerStats<double>::from(X, Xq)};
-}
-
-pathq::AccumulatorOptions datapath(int P, int N, bool is_signed, Eigen::Index T = 0, bool soft = true) {
-  pathq::AccumulatorOptions o;
-  o.accumulator_bits = P;
-  o.input_bits = N;
-  o.input_signed = is_signed;
-  o.tile = T;
-  o.soft_threshold = soft;
-  return o;
 }
 
 Grid column_grid(const Eigen::MatrixXd& W, int K) {
@@ -495,3 +491,5 @@ TEST_CASE("axe: bad input", "[axe][contract]") {
   REQUIRE(pathq::accumulator_worst_case(rg, o).fits());
   REQUIRE(!pathq::accumulator_worst_case(pathq::Gpfq<double>().quantize(L.W, stats, grouped), o).fits());
 }
+
+}  // namespace pathq_test_accumulator

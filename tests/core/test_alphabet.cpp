@@ -6,6 +6,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_alphabet {
+
 using pathq::Alphabet;
 using pathq::StepRule;
 
@@ -94,3 +97,5 @@ TEST_CASE("result: values, sparsity and require_success", "[result]") {
   r.info.message = "damping raised to 0.1";
   REQUIRE_THROWS_WITH(pathq::require_success(r, "test"), Catch::Contains("damping raised"));
 }
+
+}  // namespace pathq_test_alphabet

@@ -7,6 +7,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_grids {
+
 using pathq::Alphabet;
 using pathq::StepRule;
 using pathq_test::gaussian;
@@ -184,3 +187,5 @@ TEST_CASE("grids: bad parameters throw naming the problem", "[grid][contract]") 
   REQUIRE_THROWS_WITH(Alphabet<double>::asymmetric(4).resolve(bad), Contains("non-finite"));
   REQUIRE_THROWS_WITH(Alphabet<double>::asymmetric(4).with_group_size(2).resolve(bad), Contains("non-finite"));
 }
+
+}  // namespace pathq_test_grids

@@ -7,6 +7,9 @@
 #include <pathq/core/random.hpp>
 #include <pathq/core/rounding.hpp>
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_rounding {
+
 TEST_CASE("nearest: the code of the nearest level, ties upward, clipped", "[rounding]") {
   const pathq::Nearest r;
   // Brute force against the level set {-3..3} on a dense grid of values away from ties.
@@ -69,3 +72,5 @@ TEST_CASE("random streams: pure functions of (seed, stream, counter)", "[random]
   for (int k = 0; k < n; ++k) sum += a.uniform(std::uint64_t(k));
   REQUIRE(std::abs(sum / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
 }
+
+}  // namespace pathq_test_rounding

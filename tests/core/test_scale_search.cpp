@@ -13,6 +13,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_scale_search {
+
 using pathq::Alphabet;
 using pathq::ClipScore;
 using pathq::ClipSearchOptions;
@@ -212,3 +215,5 @@ TEST_CASE("scale search: bad input throws naming the problem", "[scale_search]")
   REQUIRE_THROWS_WITH(pathq::radius_search(gpfq, W, stats, alphabet.resolve(W), r),
                       Catch::Contains("candidates must be finite and positive, got -0.5"));
 }
+
+}  // namespace pathq_test_scale_search

@@ -10,6 +10,9 @@
 
 #include "reference/spfq_reference.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_stochastic_operators {
+
 namespace {
 
 // T(z) on `grid` for operator `op`, weight (t, j) = (k, 0): u on the grid's code axis, then the level.
@@ -185,3 +188,5 @@ TEST_CASE("operators and grids: bad input throws pathq::invalid_argument naming 
   pathq::Grid<double> empty;
   REQUIRE_THROWS_WITH(pathq::contract_deviation(empty), Contains("no steps"));
 }
+
+}  // namespace pathq_test_stochastic_operators

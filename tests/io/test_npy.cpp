@@ -5,6 +5,8 @@
 #include <pathq/io/atomic_file.hpp>
 #include <pathq/io/npy.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -17,44 +19,21 @@
 #include <string>
 #include <vector>
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_npy {
+
 namespace fs = std::filesystem;
 using Catch::Contains;
 using pathq::io::DType;
 using pathq::io::NpyArray;
 
+using pathq_test::numpy_available;
+using pathq_test::TempDir;
+
 namespace {
 
 template <class Scalar>
 using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> serial{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    m_path = fs::temp_directory_path() /
-             ("pathq_test_npy_" + std::to_string(stamp) + "_" + std::to_string(serial++));
-    fs::create_directories(m_path);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  std::string file(const std::string& name) const { return (m_path / name).string(); }
-  const fs::path& path() const { return m_path; }
-  /// Names of the entries in the directory (to check that no temporary file was left behind).
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(m_path)) names.push_back(entry.path().filename().string());
-    return names;
-  }
-
- private:
-  fs::path m_path;
-};
 
 // The raw little-endian bytes of `values`.
 template <class T>
@@ -90,8 +69,6 @@ Scalar test_value(Eigen::Index i, Eigen::Index j) {
   else if constexpr (std::is_signed_v<Scalar>) return static_cast<Scalar>(base - 50);
   else return static_cast<Scalar>(base + 100);
 }
-
-bool numpy_available() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -582,3 +559,5 @@ TEST_CASE("write_files_atomically: all files or none", "[io][atomic_file]") {
   REQUIRE(entries == 2);  // a.bin and b.bin, no temporary file
   fs::remove_all(dir);
 }
+
+}  // namespace pathq_test_npy

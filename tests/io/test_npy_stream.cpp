@@ -12,6 +12,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_npy_stream {
+
 namespace fs = std::filesystem;
 using Catch::Contains;
 
@@ -128,3 +131,5 @@ TEST_CASE("NpyRowReader rejects what read_npy rejects", "[io][npy_stream]") {
   pathq::io::write_npy(temp_path("cube.npy"), cube);
   CHECK_THROWS_WITH(pathq::io::NpyRowReader(temp_path("cube.npy")), Contains("expected a 1-D or 2-D array"));
 }
+
+}  // namespace pathq_test_npy_stream

@@ -4,6 +4,8 @@
 
 #include <pathq/io/npz.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_npz {
+
 namespace fs = std::filesystem;
 using Catch::Contains;
 using pathq::io::DType;
@@ -22,33 +27,13 @@ using pathq::io::NpyArray;
 using pathq::io::NpzFile;
 using pathq::io::NpzOptions;
 
+using pathq_test::numpy_available;
+using pathq_test::TempDir;
+
 namespace {
 
 template <class Scalar>
 using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> serial{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    m_path = fs::temp_directory_path() /
-             ("pathq_test_npz_" + std::to_string(stamp) + "_" + std::to_string(serial++));
-    fs::create_directories(m_path);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  std::string file(const std::string& name) const { return (m_path / name).string(); }
-  const fs::path& path() const { return m_path; }
-
- private:
-  fs::path m_path;
-};
 
 void put(std::string& bytes, std::size_t at, std::uint64_t value, int width) {
   for (int i = 0; i < width; ++i) bytes[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
@@ -152,8 +137,6 @@ NpzFile two_arrays() {
   file.add("b", (Mat<std::int32_t>(3, 1) << -1, 0, 7).finished());
   return file;
 }
-
-bool numpy_available() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -509,3 +492,5 @@ else:
   pathq::io::write_npz(dir.file("ours_zip64.npz"), ours, options);
   REQUIRE(std::system((python + "read").c_str()) == 0);
 }
+
+}  // namespace pathq_test_npz

@@ -5,6 +5,8 @@
 #include <pathq/detail/float16.hpp>
 #include <pathq/io/safetensors.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,39 +20,22 @@
 #include <string>
 #include <vector>
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_safetensors {
+
 namespace fs = std::filesystem;
 using Catch::Contains;
 using pathq::io::SafetensorsDType;
 using pathq::io::SafetensorsFile;
 using pathq::io::SafetensorsTensor;
 
+using pathq_test::numpy_available;
+using pathq_test::TempDir;
+
 namespace {
 
 template <class Scalar>
 using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> serial{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    m_path = fs::temp_directory_path() /
-             ("pathq_test_safetensors_" + std::to_string(stamp) + "_" + std::to_string(serial++));
-    fs::create_directories(m_path);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  std::string file(const std::string& name) const { return (m_path / name).string(); }
-  const fs::path& path() const { return m_path; }
-
- private:
-  fs::path m_path;
-};
 
 // A safetensors file made by hand: the 8-byte length of `json`, `json` as it is, then `data`.
 std::string st_file(const std::string& json, const std::string& data) {
@@ -127,8 +112,6 @@ std::uint16_t bf16(double x) {
   bool overflow = false;
   return pathq::detail::BFloat16::encode(x, overflow);
 }
-
-bool numpy_available() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -746,3 +729,5 @@ else:
   pathq::io::write_safetensors(dir.file("ours.safetensors"), ours);
   REQUIRE(std::system((python + "read").c_str()) == 0);
 }
+
+}  // namespace pathq_test_safetensors

@@ -6,6 +6,9 @@
 #include "reference/gpfq_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_gpfq {
+
 using pathq_reference::gpfq_reference;
 using pathq_reference::symmetric_levels;
 using pathq_test::gaussian;
@@ -215,3 +218,5 @@ TEST_CASE("gpfq: inputs that are all dead give c_t = 0 everywhere", "[gpfq][dege
   REQUIRE(r.info.dead_inputs == 6);
   REQUIRE(r.codes.cwiseAbs().maxCoeff() == 0);
 }
+
+}  // namespace pathq_test_gpfq

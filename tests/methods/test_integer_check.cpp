@@ -6,18 +6,15 @@
 
 #include <pathq/pathq.hpp>
 
+#include "support/datapath.hpp"
 #include "support/random_data.hpp"
 
-namespace {
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_integer_check {
 
-pathq::AccumulatorOptions datapath(int P, int N, bool is_signed, Eigen::Index T = 0) {
-  pathq::AccumulatorOptions o;
-  o.accumulator_bits = P;
-  o.input_bits = N;
-  o.input_signed = is_signed;
-  o.tile = T;
-  return o;
-}
+using pathq_test::datapath;
+
+namespace {
 
 pathq::Codes random_codes(Eigen::Index n, Eigen::Index n_out, int K, std::uint64_t seed) {
   const pathq::RandomStream s(seed, 5);
@@ -158,3 +155,5 @@ TEST_CASE("integer check: bad input", "[integer_check][contract]") {
   bad(0, 0) = INFINITY;
   REQUIRE_THROWS_WITH(pathq::quantize_inputs(bad, datapath(16, 4, false)), Contains("pathq::quantize_inputs: X has a non-finite entry"));
 }
+
+}  // namespace pathq_test_integer_check

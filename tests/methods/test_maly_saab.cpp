@@ -14,6 +14,9 @@
 #include "reference/maly_saab_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_maly_saab {
+
 using pathq_test::gaussian;
 
 namespace {
@@ -531,3 +534,5 @@ TEST_CASE("maly_saab: bad input throws naming the function and the argument", "[
   REQUIRE_THROWS_WITH(pathq::bounds::maly_saab_gaussian_rate(0.5, 10, 100, 0.0),
                       Contains("bounds::maly_saab_gaussian_rate"));
 }
+
+}  // namespace pathq_test_maly_saab

@@ -6,6 +6,9 @@
 #include "reference/gpfq_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_msq {
+
 using pathq_test::gaussian;
 
 TEST_CASE("msq: every weight goes to its nearest level (brute force)", "[msq][reference]") {
@@ -43,3 +46,5 @@ TEST_CASE("msq: bad input throws naming it", "[msq][contract]") {
   const auto grid = A.resolve(Eigen::MatrixXd::Ones(2, 3));
   REQUIRE_THROWS_WITH(pathq::msq(Eigen::MatrixXd::Ones(2, 2), grid), Contains("the grid has 3 columns but W has 2"));
 }
+
+}  // namespace pathq_test_msq

@@ -12,6 +12,9 @@
 #include "reference/sigma_delta_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_noise_shaping {
+
 namespace {
 
 // m entries in (-bound, bound), smooth in distribution: bound * tanh(N(0, 1)).
@@ -234,3 +237,5 @@ TEST_CASE("noise shaping: bad input throws naming it", "[noise_shaping][contract
   REQUIRE_THROWS_WITH(pathq::condense(y, Eigen::VectorXd::Zero(4), 1.0), Contains("must be nonzero"));
   REQUIRE_THROWS_WITH(pathq::greedy_stable_input_bound(0, 1, 1.0), Contains("needs 1 <= r <= 30"));
 }
+
+}  // namespace pathq_test_noise_shaping

@@ -6,6 +6,9 @@
 #include "reference/optq_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_optq {
+
 using pathq::Alphabet;
 using pathq::StepRule;
 using pathq_reference::OptqReferenceGrid;
@@ -317,3 +320,5 @@ TEST_CASE("optq: bad input throws naming the problem", "[optq][contract]") {
   REQUIRE_THROWS_WITH(pathq::bounds::optq_unsaturated(alphabet.resolve(W), Eigen::VectorXd::Ones(10), -1.0),
                       Contains("lambda must be finite and >= 0"));
 }
+
+}  // namespace pathq_test_optq

@@ -17,6 +17,9 @@
 #include "reference/spfq_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_prune {
+
 using pathq_reference::draw;
 using pathq_test::gaussian;
 
@@ -24,12 +27,12 @@ namespace {
 
 using Mat = Eigen::MatrixXd;
 
-struct Layer {
+struct PruneLayer {
   Mat W, X, Xq;
 };
 
-Layer make_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m, bool quantized_inputs, std::uint64_t seed) {
-  Layer L{0.5 * gaussian(n_in, n_out, seed), gaussian(m, n_in, seed + 1), Mat()};
+PruneLayer make_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m, bool quantized_inputs, std::uint64_t seed) {
+  PruneLayer L{0.5 * gaussian(n_in, n_out, seed), gaussian(m, n_in, seed + 1), Mat()};
   L.Xq = quantized_inputs ? Mat(L.X + 0.2 * gaussian(m, n_in, seed + 2)) : L.X;
   return L;
 }
@@ -99,7 +102,7 @@ TEST_CASE("prune: engine equals the per-neuron transcription for every operator"
        },
        1e-6},
   };
-  const Layer L = make_layer(40, 9, 30, true, 21);
+  const PruneLayer L = make_layer(40, 9, 30, true, 21);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   for (const auto& c : cases)
     for (int order : {1, 2})
@@ -120,7 +123,7 @@ TEST_CASE("prune: engine equals the per-neuron transcription for every operator"
 }
 
 TEST_CASE("prune: the 1-bit operator is Spfq on {-alpha, +alpha}, draw for draw", "[prune][reference]") {
-  const Layer L = make_layer(35, 5, 25, true, 31);
+  const PruneLayer L = make_layer(35, 5, 25, true, 31);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   const double alpha = 1.5;
   for (double gain : {1.0, 0.5}) {
@@ -149,7 +152,7 @@ TEST_CASE("prune: the 1-bit operator is Spfq on {-alpha, +alpha}, draw for draw"
 }
 
 TEST_CASE("prune: requested sparsity is met within tolerance, and the error grows gracefully", "[prune][sparsity]") {
-  const Layer L = make_layer(160, 12, 32, true, 41);
+  const PruneLayer L = make_layer(160, 12, 32, true, 41);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   auto prune_options = [](pathq::PruneMode mode, int levels, double target) {
     pathq::PruneOptions o;
@@ -197,7 +200,7 @@ TEST_CASE("prune: requested sparsity is met within tolerance, and the error grow
 }
 
 TEST_CASE("prune: sparsity follows sum_t P(T(c_t) = 0)", "[prune][theory][statistical]") {
-  const Layer L = make_layer(120, 20, 40, false, 51);
+  const PruneLayer L = make_layer(120, 20, 40, false, 51);
   const auto stats = pathq::LayerStats<double>::from(L.X);
   const double lambda = 0.4;
   const auto ref = pathq_reference::stochastic_path(L.W, L.X, [&](double c, Eigen::Index t, Eigen::Index j) {
@@ -217,7 +220,7 @@ TEST_CASE("prune: sparsity follows sum_t P(T(c_t) = 0)", "[prune][theory][statis
 }
 
 TEST_CASE("prune: unbiased, and the operator-contract tail bound holds in >= 99% of seeds", "[prune][bounds][statistical]") {
-  const Layer L = make_layer(60, 4, 30, true, 61);
+  const PruneLayer L = make_layer(60, 4, 30, true, 61);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   for (int levels : {0, 200}) {  // prune only; dead zone wide enough that nothing clips
     pathq::SpfqOptions so;
@@ -252,7 +255,7 @@ TEST_CASE("prune: unbiased, and the operator-contract tail bound holds in >= 99%
 }
 
 TEST_CASE("prune: same seed same result on 1 and 2 threads, seeds differ", "[prune][properties]") {
-  const Layer L = make_layer(50, 30, 30, true, 71);
+  const PruneLayer L = make_layer(50, 30, 30, true, 71);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   const Eigen::MatrixXf Wf = L.W.cast<float>();
   for (int levels : {0, 2}) {
@@ -297,3 +300,5 @@ TEST_CASE("prune: bad input throws pathq::invalid_argument naming it", "[prune][
   });
   REQUIRE_THROWS_WITH(big.quantize(W, stats), Contains("must lie below the largest level C R"));
 }
+
+}  // namespace pathq_test_prune

@@ -17,6 +17,9 @@
 #include "reference/sigma_delta_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_sigma_delta {
+
 using pathq_test::gaussian;
 
 namespace {
@@ -426,3 +429,5 @@ TEST_CASE("sigma-delta: bad input throws naming it", "[sigma_delta][contract]") 
   REQUIRE_THROWS_WITH(pathq::bounds::network_feedforward({{1, 0.1, 0}}, {}), Contains("activation_norms has 0 entries"));
   REQUIRE_THROWS_WITH(pathq::bounds::network_residual({{1, -0.1, 0}}, {1.0}), Contains("negative or non-finite"));
 }
+
+}  // namespace pathq_test_sigma_delta

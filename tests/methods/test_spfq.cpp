@@ -18,6 +18,9 @@
 #include "reference/spfq_reference.hpp"
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_spfq {
+
 using pathq_reference::symmetric_levels;
 using pathq_test::gaussian;
 
@@ -26,13 +29,13 @@ namespace {
 using Mat = Eigen::MatrixXd;
 constexpr int inf_order = pathq::SpfqOptions::infinite_order;
 
-struct Layer {
+struct SpfqLayer {
   Mat W, X, Xq;
 };
 
-Layer make_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m, bool quantized_inputs, std::uint64_t seed,
+SpfqLayer make_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m, bool quantized_inputs, std::uint64_t seed,
                  const std::vector<Eigen::Index>& dead = {}) {
-  Layer L{0.5 * gaussian(n_in, n_out, seed), gaussian(m, n_in, seed + 1), Mat()};
+  SpfqLayer L{0.5 * gaussian(n_in, n_out, seed), gaussian(m, n_in, seed + 1), Mat()};
   L.Xq = quantized_inputs ? Mat(L.X + 0.2 * gaussian(m, n_in, seed + 2)) : L.X;
   for (auto t : dead) L.Xq.col(t).setZero();
   if (!quantized_inputs)
@@ -84,7 +87,7 @@ TEST_CASE("spfq: engine equals the per-neuron transcription of both phases, draw
   const auto levels = symmetric_levels(K, step);
   for (std::size_t k = 0; k < shapes.size(); ++k) {
     const auto& s = shapes[k];
-    const Layer L = make_layer(s.n_in, s.n_out, s.m, s.xq, 300 + k, s.dead);
+    const SpfqLayer L = make_layer(s.n_in, s.n_out, s.m, s.xq, 300 + k, s.dead);
     const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
     for (int order : {1, 2, 3})
       for (double gain : {1.0, 0.6}) {
@@ -106,7 +109,7 @@ TEST_CASE("spfq: engine equals the per-neuron transcription of both phases, draw
 }
 
 TEST_CASE("spfq: phase 1 equals the data-domain alignment passes", "[spfq][reference][alignment]") {
-  const Layer L = make_layer(50, 6, 35, true, 41, {7});
+  const SpfqLayer L = make_layer(50, 6, 35, true, 41, {7});
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   for (int order : {1, 2, 5}) {
     Mat U;
@@ -125,7 +128,7 @@ TEST_CASE("spfq: phase 1 equals the data-domain alignment passes", "[spfq][refer
 }
 
 TEST_CASE("spfq: r = 1 is stochastic GPFQ, draw for draw, in both of its forms", "[spfq][gpfq]") {
-  const Layer L = make_layer(90, 40, 60, true, 5, {11});
+  const SpfqLayer L = make_layer(90, 40, 60, true, 5, {11});
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   for (auto order : {pathq::FeatureOrder::Natural, pathq::FeatureOrder::DescendingEnergy})
     for (std::uint64_t seed : {0u, 9u}) {
@@ -185,7 +188,7 @@ TEST_CASE("spfq: Gauss-Seidel alignment error decreases with r and vanishes when
 }
 
 TEST_CASE("spfq: with Xq = X the alignment is exact at every order", "[spfq][alignment]") {
-  const Layer L = make_layer(30, 4, 50, false, 3);
+  const SpfqLayer L = make_layer(30, 4, 50, false, 3);
   const auto stats = pathq::LayerStats<double>::from(L.X);
   for (int order : {1, 3, inf_order}) {
     pathq::SpfqOptions o;
@@ -197,7 +200,7 @@ TEST_CASE("spfq: with Xq = X the alignment is exact at every order", "[spfq][ali
 }
 
 TEST_CASE("spfq: unbiased, the mean of Xq Q over S seeds approaches Xq W~ like 1/sqrt(S)", "[spfq][theory][statistical]") {
-  const Layer L = make_layer(40, 3, 30, true, 8);
+  const SpfqLayer L = make_layer(40, 3, 30, true, 8);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   const int S = 200;
   auto run = [&](const pathq::Alphabet<double>& alphabet, std::vector<double>& ratios) {
@@ -267,7 +270,7 @@ TEST_CASE("spfq: the tail bound holds in at least 99% of seeds on Gaussian data"
 
 TEST_CASE("spfq: the finite-alphabet K rule leaves no step clipped", "[spfq][bounds][statistical]") {
   const Eigen::Index n_in = 50, n_out = 6, m = 30;
-  const Layer L = make_layer(n_in, n_out, m, true, 61);
+  const SpfqLayer L = make_layer(n_in, n_out, m, true, 61);
   const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
   const double delta = 0.25, p = 3.0;
   pathq::SpfqOptions o;
@@ -453,3 +456,5 @@ TEST_CASE("spfq: bad input throws pathq::invalid_argument naming it", "[spfq][co
   REQUIRE_THROWS_WITH(pathq::spfq_levels_for_no_clipping(gaussian(7, 2, 1), stats, 0.1, 2),
                       Contains("W~ has 7 rows"));
 }
+
+}  // namespace pathq_test_spfq

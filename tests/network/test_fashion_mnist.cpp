@@ -8,6 +8,9 @@
 #include "../../examples/fashion_mnist.hpp"
 #include "../../examples/trainer.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_fashion_mnist {
+
 namespace {
 
 // 784-128-64-10 ReLU MLP, Adam (lr 2e-3), 5 epochs on the first 2,000 training images.
@@ -104,3 +107,5 @@ TEST_CASE("idx: headers, gzip and errors", "[io][idx]") {
   }
   REQUIRE_THROWS_WITH(pathq::io::load_idx_labels("/nonexistent/labels.idx"), Catch::Contains("cannot open"));
 }
+
+}  // namespace pathq_test_fashion_mnist

@@ -8,6 +8,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_layers {
+
 using pathq_test::gaussian;
 
 namespace {
@@ -185,3 +188,5 @@ TEST_CASE("Sequential rejects layers that do not fit", "[network][contract]") {
   REQUIRE_THROWS_WITH(net.add(pathq::Flatten{}, "flat"), Catch::Contains("used twice"));
   REQUIRE_THROWS_WITH(net.forward(gaussian(2, 24, 3)), Catch::Contains("inputs have 24 columns"));
 }
+
+}  // namespace pathq_test_layers

@@ -11,6 +11,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_quantize_network {
+
 using pathq_test::gaussian;
 
 namespace {
@@ -318,3 +321,5 @@ TEST_CASE("driver and model files: bad input gives clear errors", "[network][con
   REQUIRE_THROWS_WITH(pathq::load_network_tensors(net, wrong),
                       Catch::Contains("tensor 'a.weight' has shape [10, 16] but layer 'a' needs [16, 10]"));
 }
+
+}  // namespace pathq_test_quantize_network

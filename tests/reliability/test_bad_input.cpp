@@ -15,6 +15,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_bad_input {
+
 using Catch::Contains;
 
 namespace {
@@ -204,3 +207,5 @@ TEST_CASE("bad input: sizes whose product overflows", "[bad-input]") {
   REQUIRE_THROWS_WITH(pathq::io::parse_idx(idx_header(0x0E, {0xffffffffu, 0xffffffffu, 16}), "x.idx"),
                       Contains("pathq::read_idx: x.idx: the dimensions overflow 64-bit integers"));
 }
+
+}  // namespace pathq_test_bad_input

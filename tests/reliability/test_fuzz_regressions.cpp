@@ -16,6 +16,9 @@
 #include <pathq/io/npz.hpp>
 #include <pathq/io/safetensors.hpp>
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_fuzz_regressions {
+
 using Catch::Contains;
 
 namespace {
@@ -104,3 +107,5 @@ TEST_CASE("fuzz regression: a .npy of billions of empty rows converts at once", 
   REQUIRE(M.cols() == 0);
   REQUIRE(seconds < 0.5);
 }
+
+}  // namespace pathq_test_fuzz_regressions

@@ -15,6 +15,9 @@
 
 #include "../../tools/cli/memory_limit.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_memory_limit {
+
 using Catch::Contains;
 
 namespace {
@@ -89,3 +92,5 @@ TEST_CASE("memory limit: shapes come from the .npy header alone", "[bad-input]")
   std::remove(file.c_str());
   REQUIRE_FALSE(pathq_tool::peek_npy_shape(file));
 }
+
+}  // namespace pathq_test_memory_limit

@@ -6,6 +6,9 @@
 
 #include "support/random_data.hpp"
 
+// Each test file's names live in their own namespace (the tests also build as one unity unit).
+namespace pathq_test_layer_stats {
+
 using pathq_test::gaussian;
 
 TEST_CASE("layer stats: batches give the same H, G, K as one pass", "[stats]") {
@@ -79,3 +82,5 @@ TEST_CASE("layer stats: bad input throws naming it", "[stats][contract]") {
                       Contains("W has 3 rows"));
   REQUIRE(s.samples() == 0);  // failed adds change nothing
 }
+
+}  // namespace pathq_test_layer_stats
