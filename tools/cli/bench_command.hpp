@@ -24,8 +24,10 @@ namespace pathq_tool {
 
 inline const char* bench_usage() {
   return "usage: pathq bench [--size N] [--threads T] [--repeats R] [--seed S]\n"
-         "       prints each method's time over one GEMM of the same multiply-add count (N^3), in float\n"
-         "       and double; the statistics' time over a GEMM-based X^T X; and the 1 vs 2 thread speed-up\n";
+         "       prints each method's time over one GEMM of the same multiply-add count, in float and\n"
+         "       double: the N x N by N x N GEMM (N^3) for GPFQ and SPFQ, its time times 4/3 for OPTQ\n"
+         "       (whose Cholesky factorization adds N^3/3); the statistics' time over a GEMM-based\n"
+         "       X^T X; and the 1 vs 2 thread speed-up\n";
 }
 
 namespace detail {
@@ -65,7 +67,9 @@ inline void bench_line(const char* precision, const char* what, double seconds, 
 }
 
 /// Times one precision: GEMM of `n x n` by `n x n`, then GPFQ, OPTQ and SPFQ of an `n x n` layer
-/// at 4 bits on the same statistics, each as a ratio to the GEMM.
+/// at 4 bits on the same statistics, each as a ratio to a GEMM of its multiply-add count: `n^3`
+/// for GPFQ and SPFQ (`tril(G) W` and the scan, `n^3/2` each), `4 n^3 / 3` for OPTQ (the same plus
+/// the Cholesky factorization of `H + lambda I`), the GEMM's time scaled by that count.
 template <class Scalar>
 void bench_precision(const char* name, const Eigen::MatrixXd& Wd, const pathq::LayerStats<double>& stats, int threads,
                      int repeats) {
@@ -90,7 +94,7 @@ void bench_precision(const char* name, const Eigen::MatrixXd& Wd, const pathq::L
   const double optq = best_seconds(repeats, [&] {
     (void)pathq::Optq<Scalar>(optq_options).quantize(W, stats, alphabet);
   });
-  bench_line(name, "optq", optq, gemm);
+  bench_line(name, "optq", optq, gemm * 4.0 / 3.0);
 
   pathq::SpfqOptions spfq_options;
   spfq_options.engine.threads = threads;

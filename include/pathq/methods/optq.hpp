@@ -9,13 +9,13 @@
 #include <type_traits>
 #include <vector>
 
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
 
 #include "pathq/constraints/none.hpp"
 #include "pathq/core/alphabet.hpp"
 #include "pathq/core/result.hpp"
 #include "pathq/core/rounding.hpp"
+#include "pathq/detail/blocked_cholesky.hpp"
 #include "pathq/detail/checks.hpp"
 #include "pathq/engine/feature_order.hpp"
 #include "pathq/engine/scan.hpp"
@@ -93,7 +93,7 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
   mean_diag /= double(n);
 
   OptqFeedback<Scalar> out;
-  Matrix A(n, n);
+  Matrix A = Matrix::Zero(n, n);  // the lower triangle is filled below; the upper one is scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> diag(n);
   const double eps = double(std::numeric_limits<Scalar>::epsilon());
   for (int k = 0; k <= options.max_damping_retries; ++k) {
@@ -108,8 +108,7 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
       A(c, c) = Scalar(double(A(c, c)) + out.lambda);
       diag(c) = A(c, c);
     }
-    Eigen::LLT<Eigen::Ref<Matrix>, Eigen::Lower> llt(A);
-    bool ok = llt.info() == Eigen::Success;
+    bool ok = blocked_cholesky(A);
     for (Index c = 0; ok && c < n; ++c) {
       const double pivot = double(A(c, c)) * double(A(c, c));
       ok = std::isfinite(pivot) && pivot > 0 &&

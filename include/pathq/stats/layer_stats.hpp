@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include "pathq/core/error.hpp"
+#include "pathq/stats/block_products.hpp"
 
 namespace pathq {
 
@@ -15,7 +16,8 @@ namespace pathq {
 /// `X` (`m x N_in`) are the layer's inputs in the float network and `Xq` the same samples'
 /// inputs in the partly quantized network. Batches of rows are added one at a time; memory is
 /// `O(N_in^2)` whatever the number of samples. `H` and `K` are accumulated as symmetric rank-k
-/// updates (half the work of a general product). While every batch has `Xq = X` only one matrix
+/// updates (the lower triangle of tiles: about half the work of a general product, at its rate),
+/// on OpenMP threads, with the same result for every thread count. While every batch has `Xq = X` only one matrix
 /// is stored and `H`, `G`, `K` all refer to it.
 /// \tparam Acc the accumulation type (double by default; float halves memory).
 template <class Acc = double>
@@ -57,7 +59,7 @@ class LayerStats {
     m_sum_x += Xd.colwise().sum().transpose();
     if (!m_same) {
       rank_update(m_H, Xd);
-      m_G += Xd.transpose() * Xd;
+      detail::accumulate_products(m_G, Xd, Xd, false);
       m_sum_xq += Xd.colwise().sum().transpose();
     }
     m_samples += X.rows();
@@ -78,7 +80,7 @@ class LayerStats {
     const Matrix Xqd = Xq.template cast<Acc>();
     rank_update(m_K, Xd);
     rank_update(m_H, Xqd);
-    m_G.noalias() += Xqd.transpose() * Xd;
+    detail::accumulate_products(m_G, Xqd, Xd, false);
     m_sum_x += Xd.colwise().sum().transpose();
     m_sum_xq += Xqd.colwise().sum().transpose();
     m_samples += X.rows();
@@ -119,11 +121,8 @@ class LayerStats {
                 " columns but the layer has N_in = ", m_n_in);
     detail::check_finite("LayerStats::add", name, A);
   }
-  // S += A^T A on the lower triangle (a symmetric rank-k update), then mirrored.
-  static void rank_update(Matrix& S, const Matrix& A) {
-    S.template selfadjointView<Eigen::Lower>().rankUpdate(A.transpose());
-    S.template triangularView<Eigen::StrictlyUpper>() = S.transpose();
-  }
+  // S += A^T A on the lower triangle of tiles (a symmetric rank-k update at GEMM rate), mirrored.
+  static void rank_update(Matrix& S, const Matrix& A) { detail::accumulate_products(S, A, A, true); }
   void split() {
     m_same = false;
     m_H = m_K;
