@@ -2,6 +2,8 @@
 // and without scale search, on a Gaussian and a correlated 1024 x 1024 layer.
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
@@ -80,6 +82,11 @@ enum Method {
   OptqEvenActClip,
   OptqEvenG32,       // OPTQ, even grid, dynamic groups of 32 (4.5 bits/weight at 4 bits)
   OptqEvenActG32Clip,  // OPTQ act-order, even grid, static groups of 32, clip search per group
+  GpfqAsymDescClip,    // GPFQ in decreasing-energy order, asymmetric, clip search
+  GpfqAsymClipColumnRadius,  // GPFQ asymmetric, clip search, then C per column in {0.6, ..., 1.2}
+  OptqAsymActClipColumnRadius,  // OPTQ act asym, clip search, then C per column in {0.85, ..., 1.15}
+  OptqAsymActG48Clip,  // OPTQ act-order, asymmetric, static groups of 48 (4.43 bits/weight at 4 bits)
+  OptqEvenActG32ClipColumnRadius,  // the g32 row, then C per column in {0.85, ..., 1.15}
   MethodCount
 };
 
@@ -88,7 +95,9 @@ const char* method_name(int k) {
                                 "gpfq_layer_C0.8",  "gpfq_sym",          "gpfq_sym+clip",      "gpfq_sym+radius",
                                 "gpfq_asym+clip",   "gpfq_asym+radius",  "spfq_sym+radius",    "optq_act_asym",
                                 "optq_act_asym+clip", "optq_act_even",   "optq_act_even+clip", "optq_even_g32",
-                                "optq_act_even_g32_static+clip"};
+                                "optq_act_even_g32_static+clip", "gpfq_desc_asym+clip",
+                                "gpfq_asym+clip+column_radius", "optq_act_asym+clip+column_radius",
+                                "optq_act_asym_g48_static+clip", "optq_act_even_g32_static+clip+column_radius"};
   return names[k];
 }
 
@@ -105,6 +114,14 @@ pathq::Result<float> run_method(int method, int bits, const Dataset& d, const Ma
     auto c = pathq::radius_search(method_object, W, d.stats, a.resolve(W));
     C = c.C;
     return c.result;
+  };
+  // C per column around a clip-searched grid (radius_search with per_column).
+  const std::vector<double> fine = {0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15};
+  auto column_radius = [&](const auto& method_object, const pathq::Grid<float>& base, std::vector<double> candidates) {
+    pathq::RadiusSearchOptions o;
+    o.candidates = std::move(candidates);
+    o.per_column = true;
+    return pathq::radius_search(method_object, W, d.stats, base, o).result;
   };
   switch (method) {
     case MsqSym: return pathq::msq(W, sym);
@@ -124,9 +141,24 @@ pathq::Result<float> run_method(int method, int bits, const Dataset& d, const Ma
     case OptqEvenAct: return pathq::Optq<float>(act).quantize(W, d.stats, even);
     case OptqEvenActClip: return pathq::Optq<float>(act).quantize(W, d.stats, clip(even));
     case OptqEvenG32: return pathq::Optq<float>().quantize(W, d.stats, even.with_group_size(32));
-    default: {
+    case OptqEvenActG32Clip: {
       act.static_groups = true;
       return pathq::Optq<float>(act).quantize(W, d.stats, clip(even.with_group_size(32)));
+    }
+    case GpfqAsymDescClip: {
+      pathq::GpfqOptions desc;
+      desc.order = pathq::FeatureOrder::DescendingEnergy;
+      return pathq::Gpfq<float>(desc).quantize(W, d.stats, clip(asym));
+    }
+    case GpfqAsymClipColumnRadius: return column_radius(gpfq, clip(asym), {0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2});
+    case OptqAsymActClipColumnRadius: return column_radius(pathq::Optq<float>(act), clip(asym), fine);
+    case OptqAsymActG48Clip: {
+      act.static_groups = true;
+      return pathq::Optq<float>(act).quantize(W, d.stats, clip(asym.with_group_size(48)));
+    }
+    default: {
+      act.static_groups = true;
+      return column_radius(pathq::Optq<float>(act), clip(even.with_group_size(32)), fine);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <pathq/core/scale_search.hpp>
 #include <pathq/methods/gpfq.hpp>
 #include <pathq/methods/msq.hpp>
+#include <pathq/methods/optq.hpp>
 #include <pathq/stats/layer_error.hpp>
 
 #include "support/random_data.hpp"
@@ -181,6 +182,48 @@ TEST_CASE("radius search: keeps the run of least layer error, as a direct run re
     REQUIRE(pathq::layer_error(stats, W, gpfq.quantize(W, stats, gk).values()).error() ==
             Approx(c.errors[k]).epsilon(1e-12));
   }
+}
+
+TEST_CASE("radius search per column: each neuron gets its own best C, never worse than one C", "[scale_search]") {
+  const Eigen::MatrixXd W = gaussian(40, 12, 51);
+  const auto stats = pathq::LayerStats<double>::from(gaussian(80, 40, 52));
+  const auto base = Alphabet<double>::asymmetric(3).resolve(W);  // per-column steps and zero points
+  pathq::RadiusSearchOptions one, each;
+  each.per_column = true;
+  pathq::OptqOptions act;
+  act.order = pathq::FeatureOrder::DescendingEnergy;
+  const pathq::Optq<double> optq(act);
+  const auto global = pathq::radius_search(optq, W, stats, base, one);
+  const auto c = pathq::radius_search(optq, W, stats, base, each);
+  REQUIRE(c.column_C.size() == W.cols());
+  REQUIRE(global.column_C.size() == 0);
+  REQUIRE(c.errors == global.errors);
+  REQUIRE(c.error <= global.error);
+  // Naive reference: run every candidate, take each column's least error; the result's columns
+  // must reach exactly those minima, with the C reported for them.
+  const auto errors = pathq::layer_error(stats, W, c.result.values());
+  bool some_column_differs = false;
+  for (Eigen::Index j = 0; j < W.cols(); ++j) {
+    double least = std::numeric_limits<double>::infinity();
+    double least_C = 0;
+    for (double C : each.candidates) {
+      pathq::Grid<double> g = base;
+      g.step *= C;
+      const double e = pathq::layer_error(stats, W, optq.quantize(W, stats, g).values()).column_error(j);
+      if (e < least) least = e, least_C = C;
+    }
+    INFO("column " << j);
+    REQUIRE(errors.column_error(j) == Approx(least).epsilon(1e-9));
+    REQUIRE(c.column_C(j) == least_C);
+    some_column_differs = some_column_differs || least_C != global.C;
+  }
+  REQUIRE(errors.error() == Approx(c.error).epsilon(1e-12));
+  // The grid of the result holds each column's steps at its C.
+  for (Eigen::Index j = 0; j < W.cols(); ++j)
+    REQUIRE(c.result.grid.step(0, j) == Approx(base.step(0, j) * c.column_C(j)).epsilon(1e-15));
+  // On this layer the columns do not all agree, so the search per column gains.
+  REQUIRE(some_column_differs);
+  REQUIRE(c.error < global.error);
 }
 
 TEST_CASE("scale search: bad input throws naming the problem", "[scale_search]") {

@@ -184,6 +184,12 @@ struct RadiusSearchOptions {
   /// The radius scalars C tried: the base grid's steps are multiplied by each. Each positive and
   /// finite, at least one. Default: 0.5, 0.6, ..., 1.5.
   std::vector<double> candidates = {0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5};
+  /// Choose C for each neuron (column) on its own instead of one C for the layer. GPFQ, SPFQ
+  /// and OPTQ quantize every column independently of the others (they share only the
+  /// statistics), so each column can take the candidate of least error for that column; the
+  /// method is then run once more on the grid of the chosen steps, which reproduces those
+  /// columns exactly, and that run is the result.
+  bool per_column = false;
 
   /// \throws invalid_argument naming the field and the bad value.
   void validate() const {
@@ -197,10 +203,11 @@ struct RadiusSearchOptions {
 /// The result of a radius search: the best run and the error of every candidate.
 template <class Scalar>
 struct RadiusChoice {
-  Result<Scalar> result;      ///< the method's result at the chosen C
-  double C = 1;               ///< the chosen radius scalar
+  Result<Scalar> result;      ///< the method's result at the chosen C (per column: on the chosen steps)
+  double C = 1;               ///< the chosen radius scalar (per column: the one of least layer error)
   std::vector<double> errors; ///< `||XW - XqQ||_F^2` per candidate, in the options' order
-  double error = 0;           ///< the chosen candidate's error (the least; ties: the earliest)
+  double error = 0;           ///< the result's error (the least; ties: the earliest candidate)
+  Eigen::VectorXd column_C;   ///< per column: each neuron's chosen C; else empty
 };
 
 /// Radius search: runs `method.quantize(W, stats, grid_C)` for each candidate C, where `grid_C`
@@ -212,7 +219,8 @@ struct RadiusChoice {
 /// \tparam Method any quantizer with `quantize(W, stats, const Grid<Scalar>&)`: `Gpfq`, `Spfq`, `Optq`.
 /// \throws invalid_argument on invalid options, or whatever the method throws on bad input.
 /// Complexity: `candidates.size()` runs of the method plus as many `layer_error` evaluations
-/// (`~N_in^2 N_out` each): about 2 x 11 times one GPFQ run with the default candidates.
+/// (`~N_in^2 N_out` each): about 2 x 11 times one GPFQ run with the default candidates; one
+/// more run and evaluation per column.
 template <class Scalar, class Method, class D, class Acc>
 RadiusChoice<Scalar> radius_search(const Method& method, const Eigen::MatrixBase<D>& W, const LayerStats<Acc>& stats,
                                    const Grid<Scalar>& base, const RadiusSearchOptions& options = {}) {
@@ -222,17 +230,39 @@ RadiusChoice<Scalar> radius_search(const Method& method, const Eigen::MatrixBase
   RadiusChoice<Scalar> best;
   best.errors.reserve(options.candidates.size());
   bool have = false;
+  const Eigen::Index n_out = W.cols();
+  Eigen::VectorXd column_best = Eigen::VectorXd::Constant(n_out, HUGE_VAL);
+  Grid<Scalar> chosen = base;  // per column: each column's steps at its best C so far
+  if (options.per_column) best.column_C = Eigen::VectorXd::Ones(n_out);
   for (double C : options.candidates) {
     Grid<Scalar> g = base;
     g.step = (base.step.template cast<double>() * C).template cast<Scalar>();
     Result<Scalar> r = method.quantize(W, stats, g);
-    const double e = layer_error(stats, W, r.values()).error();
+    const LayerError le = layer_error(stats, W, r.values());
+    const double e = le.error();
     best.errors.push_back(e);
+    if (options.per_column)
+      for (Eigen::Index j = 0; j < n_out; ++j)
+        if (le.column_error(j) < column_best(j)) {
+          column_best(j) = le.column_error(j);
+          best.column_C(j) = C;
+          chosen.step.col(j) = g.step.col(j);
+        }
     if (!have || e < best.error) {
       have = true;
       best.error = e;
       best.C = C;
       best.result = std::move(r);
+    }
+  }
+  if (options.per_column) {
+    Result<Scalar> r = method.quantize(W, stats, chosen);
+    const double e = layer_error(stats, W, r.values()).error();
+    if (e <= best.error) {  // the combination is never worse than the best single C (up to rounding)
+      best.error = e;
+      best.result = std::move(r);
+    } else {
+      best.column_C.setConstant(best.C);
     }
   }
   best.result.info.extra["radius_scale"] = best.C;
