@@ -12,6 +12,9 @@
 #include <pathq/core/grid_accounting.hpp>
 #include <pathq/core/rounding.hpp>
 #include <pathq/core/scale_search.hpp>
+#include <pathq/core/step_refit.hpp>
+#include <pathq/detail/float16.hpp>
+#include <pathq/methods/code_refinement.hpp>
 #include <pathq/methods/gpfq.hpp>
 #include <pathq/methods/msq.hpp>
 #include <pathq/methods/optq.hpp>
@@ -87,6 +90,14 @@ enum Method {
   OptqAsymActClipColumnRadius,  // OPTQ act asym, clip search, then C per column in {0.85, ..., 1.15}
   OptqAsymActG48Clip,  // OPTQ act-order, asymmetric, static groups of 48 (4.43 bits/weight at 4 bits)
   OptqEvenActG32ClipColumnRadius,  // the g32 row, then C per column in {0.85, ..., 1.15}
+  OptqAsymActClipRefit,  // OPTQ act asym +clip, then refit_steps, OPTQ again on the refit grid, x3
+  OptqAsymActG48ClipRefit,  // the same with static asymmetric groups of 48
+  OptqEvenActG32ClipRefit,  // the same with static even groups of 32
+  OptqAsymActClipPolish,    // OPTQ act asym +clip, then refine_codes, refit_steps, refine_codes
+  OptqAsymActG48ClipPolish,  // the same with static asymmetric groups of 48
+  OptqEvenActG32ClipPolish,  // the same with static even groups of 32
+  GpfqAsymDescClipPolish,    // GPFQ in energy order, asymmetric, clip search, then the same
+  OptqAsymActG44ClipPolish,  // OPTQ act asym, static groups of 44 (4.47 bits/weight at 4 bits), polished
   MethodCount
 };
 
@@ -97,7 +108,11 @@ const char* method_name(int k) {
                                 "optq_act_asym+clip", "optq_act_even",   "optq_act_even+clip", "optq_even_g32",
                                 "optq_act_even_g32_static+clip", "gpfq_desc_asym+clip",
                                 "gpfq_asym+clip+column_radius", "optq_act_asym+clip+column_radius",
-                                "optq_act_asym_g48_static+clip", "optq_act_even_g32_static+clip+column_radius"};
+                                "optq_act_asym_g48_static+clip", "optq_act_even_g32_static+clip+column_radius",
+                                "optq_act_asym+clip+refit", "optq_act_asym_g48_static+clip+refit",
+                                "optq_act_even_g32_static+clip+refit", "optq_act_asym+clip+polish",
+                                "optq_act_asym_g48_static+clip+polish", "optq_act_even_g32_static+clip+polish",
+                                "gpfq_desc_asym+clip+polish", "optq_act_asym_g44_static+clip+polish"};
   return names[k];
 }
 
@@ -122,6 +137,36 @@ pathq::Result<float> run_method(int method, int bits, const Dataset& d, const Ma
     o.candidates = std::move(candidates);
     o.per_column = true;
     return pathq::radius_search(method_object, W, d.stats, base, o).result;
+  };
+  // Least-squares steps for the codes, then the method again on those steps, three rounds; the
+  // run of least layer error is kept.
+  auto refit_rounds = [&](const auto& method_object, const pathq::Grid<float>& base) {
+    auto best = pathq::refit_steps(W, d.stats, method_object.quantize(W, d.stats, base));
+    double best_error = pathq::layer_error(d.stats, W, best.values()).error();
+    for (int round = 1; round < 3; ++round) {
+      auto next = pathq::refit_steps(W, d.stats, method_object.quantize(W, d.stats, best.grid));
+      const double e = pathq::layer_error(d.stats, W, next.values()).error();
+      if (!(e < best_error)) break;
+      best_error = e;
+      best = std::move(next);
+    }
+    return best;
+  };
+  // Coordinate descent on the codes, least-squares steps for them, coordinate descent again.
+  auto polish = [&](pathq::Result<float> r) {
+    pathq::CodeRefinementOptions o;
+    o.passes = 8;
+    r = pathq::refine_codes(W, d.stats, std::move(r), o);
+    for (int round = 0; round < 2; ++round) {
+      r = pathq::refit_steps(W, d.stats, std::move(r));
+      r = pathq::refine_codes(W, d.stats, std::move(r), o);
+    }
+    // The steps as they are stored and counted (fp16), then the codes once more for them.
+    bool overflow = false;
+    for (Eigen::Index k = 0; k < r.grid.step.size(); ++k)
+      r.grid.step.data()[k] = float(pathq::detail::Binary16::decode(
+          pathq::detail::Binary16::encode(double(r.grid.step.data()[k]), overflow)));
+    return pathq::refine_codes(W, d.stats, std::move(r), o);
   };
   switch (method) {
     case MsqSym: return pathq::msq(W, sym);
@@ -156,9 +201,36 @@ pathq::Result<float> run_method(int method, int bits, const Dataset& d, const Ma
       act.static_groups = true;
       return pathq::Optq<float>(act).quantize(W, d.stats, clip(asym.with_group_size(48)));
     }
-    default: {
+    case OptqEvenActG32ClipColumnRadius: {
       act.static_groups = true;
       return column_radius(pathq::Optq<float>(act), clip(even.with_group_size(32)), fine);
+    }
+    case OptqAsymActClipRefit: return refit_rounds(pathq::Optq<float>(act), clip(asym));
+    case OptqAsymActG48ClipRefit: {
+      act.static_groups = true;
+      return refit_rounds(pathq::Optq<float>(act), clip(asym.with_group_size(48)));
+    }
+    case OptqEvenActG32ClipRefit: {
+      act.static_groups = true;
+      return refit_rounds(pathq::Optq<float>(act), clip(even.with_group_size(32)));
+    }
+    case OptqAsymActClipPolish: return polish(pathq::Optq<float>(act).quantize(W, d.stats, clip(asym)));
+    case OptqAsymActG48ClipPolish: {
+      act.static_groups = true;
+      return polish(pathq::Optq<float>(act).quantize(W, d.stats, clip(asym.with_group_size(48))));
+    }
+    case OptqEvenActG32ClipPolish: {
+      act.static_groups = true;
+      return polish(pathq::Optq<float>(act).quantize(W, d.stats, clip(even.with_group_size(32))));
+    }
+    case GpfqAsymDescClipPolish: {
+      pathq::GpfqOptions desc;
+      desc.order = pathq::FeatureOrder::DescendingEnergy;
+      return polish(pathq::Gpfq<float>(desc).quantize(W, d.stats, clip(asym)));
+    }
+    default: {
+      act.static_groups = true;
+      return polish(pathq::Optq<float>(act).quantize(W, d.stats, clip(asym.with_group_size(44))));
     }
   }
 }

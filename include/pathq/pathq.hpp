@@ -12,6 +12,7 @@
 #include "pathq/core/result.hpp"
 #include "pathq/core/rounding.hpp"
 #include "pathq/core/scale_search.hpp"
+#include "pathq/core/step_refit.hpp"
 #include "pathq/core/stochastic_operators.hpp"
 
 #include "pathq/stats/layer_error.hpp"
@@ -25,6 +26,7 @@
 
 #include "pathq/frames/frame.hpp"
 
+#include "pathq/methods/code_refinement.hpp"
 #include "pathq/methods/gpfq.hpp"
 #include "pathq/methods/integer_check.hpp"
 #include "pathq/methods/maly_saab.hpp"

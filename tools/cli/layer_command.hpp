@@ -30,6 +30,7 @@ inline const char* layer_usage() {
          "                  [--levels K | --bits B] [--step DELTA | --scale C [--step-rule layer|column]]\n"
          "                  [--seed S] [--precision float|double] [--threads T] [method options]\n"
          "                  [--scale-search none|clip|radius]  (msq, gpfq, optq)\n"
+         "                  [--refine-passes P] [--refit-steps]  (msq, gpfq, spfq, optq; with --inputs)\n"
          "                  [--accumulator-bits P --input-bits N [--input-signed] [--tile T] [--unconstrained]]\n"
          "                                                     (AXE: gpfq, optq)\n"
          "                  [--max-memory-mb M] --out Q.npy [--codes CODES.npy] [--report REPORT.json]\n";
@@ -45,8 +46,40 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 inline const std::set<std::string>& common_valued() {
   static const std::set<std::string> s = {"method", "weights", "inputs", "quantized-inputs", "levels", "bits",
                                           "step", "scale", "step-rule", "seed", "precision", "out", "codes",
-                                          "report", "max-memory-mb", "scale-search"};
+                                          "report", "max-memory-mb", "scale-search", "refine-passes"};
   return s;
+}
+
+// --refine-passes P and --refit-steps: polishing after the method, for the methods whose result is
+// codes on a grid with no accumulator constraint.
+inline bool polish_requested(const Args& a) { return a.has("refine-passes") || a.has("refit-steps"); }
+inline void check_polish_options(const Args& a, const std::string& method) {
+  if (!polish_requested(a)) return;
+  (void)a.integer("refine-passes", 1, 1000);
+  if (method != "msq" && method != "gpfq" && method != "spfq" && method != "optq")
+    throw UsageError{"--refine-passes and --refit-steps apply to --method msq, gpfq, spfq and optq, not " + method};
+  if (a.has("accumulator-bits"))
+    throw UsageError{"--refine-passes and --refit-steps ignore the accumulator constraint: not with --accumulator-bits"};
+}
+
+// The method's result, polished: with --refit-steps the least-squares steps for its codes
+// (refit_steps), with --refine-passes P coordinate descent on the codes (refine_codes); with both,
+// refine, refit, refine. Each never raises the layer error.
+template <class Scalar>
+void polish(const Args& a, const LayerInput<Scalar>& in, MethodOutcome<Scalar>& out) {
+  if (!polish_requested(a)) return;
+  if (!in.stats) throw UsageError{"--refine-passes and --refit-steps need --inputs X.npy"};
+  const auto passes = a.integer("refine-passes", 1, 1000);
+  pathq::CodeRefinementOptions o;
+  if (passes) o.passes = int(*passes);
+  auto& r = out.result;
+  if (passes) r = pathq::refine_codes(in.W, *in.stats, std::move(r), o);
+  if (a.has("refit-steps")) {
+    const auto t0 = std::chrono::steady_clock::now();
+    r = pathq::refit_steps(in.W, *in.stats, std::move(r));
+    r.info.seconds += seconds_since(t0);
+    if (passes) r = pathq::refine_codes(in.W, *in.stats, std::move(r), o);
+  }
 }
 
 template <class Scalar>
@@ -171,6 +204,7 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   } else {
     out = run_spec(spec, a, in, alphabet);
   }
+  polish(a, in, out);
   const auto& r = out.result;
   const Matrix Q = out.weights ? *out.weights : r.values();
 
@@ -263,6 +297,7 @@ inline LayerCommandLine parse_layer_command(int argc, const char* const* argv, i
     valued.insert(m.valued_options.begin(), m.valued_options.end());
     switches.insert(m.switch_options.begin(), m.switch_options.end());
   }
+  switches.insert("refit-steps");
   const Args a(argc, argv, first, valued, switches);
   const std::string name = a.required_text("method");
   const MethodSpec* spec = nullptr;
@@ -273,8 +308,10 @@ inline LayerCommandLine parse_layer_command(int argc, const char* const* argv, i
   }
   if (!spec) throw UsageError{"unknown --method '" + name + "' (known: " + known + ")"};
   for (const auto& g : a.given())
-    if (!detail::common_valued().count(g) && !spec->valued_options.count(g) && !spec->switch_options.count(g))
+    if (!detail::common_valued().count(g) && !spec->valued_options.count(g) && !spec->switch_options.count(g) &&
+        g != "refit-steps")
       throw UsageError{"--" + g + " is not an option of --method " + name};
+  detail::check_polish_options(a, name);
   const std::string precision = a.text("precision").value_or("float");
   if (precision != "float" && precision != "double")
     throw UsageError{"--precision must be 'float' or 'double', got '" + precision + "'"};

@@ -1,0 +1,121 @@
+// Code refinement: coordinate descent on the codes of a quantized layer, exact on the layer error.
+#ifndef PATHQ_METHODS_CODE_REFINEMENT_HPP
+#define PATHQ_METHODS_CODE_REFINEMENT_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "pathq/core/error.hpp"
+#include "pathq/core/grid.hpp"
+#include "pathq/core/result.hpp"
+#include "pathq/detail/checks.hpp"
+#include "pathq/detail/parallel.hpp"
+#include "pathq/stats/layer_stats.hpp"
+
+namespace pathq {
+
+/// Options of `refine_codes`.
+struct CodeRefinementOptions {
+  int passes = 4;  ///< sweeps over the features, in [1, 1000]; stops early when a sweep changes nothing
+
+  /// \throws invalid_argument naming the field.
+  void validate() const {
+    PATHQ_CHECK(passes >= 1 && passes <= 1000, "CodeRefinementOptions", "passes must be in [1, 1000], got ", passes);
+  }
+};
+
+/// Coordinate descent on the codes (the refinement of QuantEase, on pathq's statistics). A
+/// column's layer error `E(q) = w^T K w - 2 q^T G w + q^T H q` is, in one weight `q_t` with the
+/// others fixed, a parabola with its minimum at `q_t* = q_t + ((G w)_t - (H q)_t) / H_tt`; the
+/// grid level nearest `q_t*` (of the feature's group, within the grid's codes) is therefore the
+/// exact best code for `t` given the others. Sweeping `t = 1..N_in` and repeating lowers every
+/// column's error monotonically from the method's result (GPFQ, OPTQ, SPFQ or MSQ); it stops at
+/// a point no single code change improves. The grid (steps, zero points) is unchanged; so is the
+/// storage. Features with `H_tt = 0` (dead) keep their codes. It knows nothing of accumulator
+/// constraints: do not refine an AXE result whose guarantee you need.
+/// \returns `result` with refined codes; `info.extra["refine_changes"]` (codes changed),
+///          `info.extra["refine_passes"]` (sweeps run) and `info.seconds` increased by its time.
+/// \throws invalid_argument on mismatched shapes, non-finite W or invalid options.
+/// Complexity `O(passes N_in^2 N_out)` (one column of H per changed code), on OpenMP threads by
+/// column; the result does not depend on the thread count.
+template <class Scalar, class D, class Acc>
+Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>& stats, Result<Scalar> result,
+                            const CodeRefinementOptions& options = {}) {
+  using Index = Eigen::Index;
+  const auto start = std::chrono::steady_clock::now();
+  options.validate();
+  detail::check_weights("refine_codes", W);
+  const Index n = W.rows(), n_out = W.cols();
+  PATHQ_CHECK(n == stats.n_in(), "refine_codes", "W has ", n, " rows but the statistics have N_in = ", stats.n_in());
+  PATHQ_CHECK(result.codes.rows() == n && result.codes.cols() == n_out, "refine_codes", "the codes are ",
+              result.codes.rows(), " x ", result.codes.cols(), " but W is ", n, " x ", n_out);
+  const Grid<Scalar>& grid = result.grid;
+  const Index groups = grid.group_size > 0 ? (n + grid.group_size - 1) / grid.group_size : 1;
+  PATHQ_CHECK(grid.step.rows() == groups && grid.step.cols() == n_out && grid.zero.rows() == groups &&
+                  grid.zero.cols() == n_out,
+              "refine_codes", "the grid has ", grid.step.rows(), " x ", grid.step.cols(), " steps but W needs ", groups,
+              " x ", n_out);
+
+  const Eigen::MatrixXd H = stats.H().template cast<double>();
+  const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();
+  std::vector<std::int64_t> changes(std::size_t(n_out), 0);
+  std::vector<int> sweeps(std::size_t(n_out), 0);
+
+  detail::parallel_tasks(std::size_t(n_out), [&](std::size_t jj) {
+    const Index j = Index(jj);
+    Eigen::VectorXd q(n);
+    for (Index t = 0; t < n; ++t) q(t) = double(grid.value(result.codes(t, j), t, j));
+    Eigen::VectorXd h(n);
+    for (int pass = 0; pass < options.passes; ++pass) {
+      h.noalias() = H * q - GW.col(j);  // the gradient / 2, afresh each sweep: (H q - G w)
+      std::int64_t changed = 0;
+      sweeps[jj] = pass + 1;
+      for (Index t = 0; t < n; ++t) {
+        const double htt = H(t, t);
+        if (!(htt > 0)) continue;
+        const Index g = grid.group_of(t);
+        const double step = double(grid.step(g, j));
+        const double zero = double(grid.zero(g, j));
+        const double target = q(t) - h(t) / htt;  // the parabola's minimum in q_t
+        // The nearest level: the codes either side of the target's position on the code axis.
+        const double pos = double(grid.position(Scalar(target / step), Scalar(zero)));
+        if (!std::isfinite(pos)) continue;
+        const double lo = std::floor(pos);
+        std::int32_t best = result.codes(t, j);
+        double best_gap = std::abs(q(t) - target);
+        for (double c : {lo, lo + 1}) {
+          const double cc = std::min<double>(grid.code_hi, std::max<double>(grid.code_lo, c));
+          const auto code = std::int32_t(cc);
+          const double v = double(grid.level(code, Scalar(zero))) * step;
+          const double gap = std::abs(v - target);
+          if (gap < best_gap) best_gap = gap, best = code;
+        }
+        if (best == result.codes(t, j)) continue;
+        const double v = double(grid.level(best, Scalar(zero))) * step;
+        h.noalias() += H.col(t) * (v - q(t));
+        q(t) = v;
+        result.codes(t, j) = best;
+        ++changed;
+      }
+      changes[jj] += changed;
+      if (changed == 0) break;
+    }
+  });
+
+  std::int64_t total = 0;
+  int most = 0;
+  for (Index j = 0; j < n_out; ++j) total += changes[std::size_t(j)], most = std::max(most, sweeps[std::size_t(j)]);
+  result.info.extra["refine_changes"] = double(total);
+  result.info.extra["refine_passes"] = double(most);
+  result.info.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace pathq
+
+#endif  // PATHQ_METHODS_CODE_REFINEMENT_HPP
