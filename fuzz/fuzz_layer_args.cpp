@@ -2,7 +2,7 @@
 // The input is the argument list, one argument per line. Nothing touches a file: the harness
 // parses the command line (parse_layer_command), applies the memory limit to the fixed shapes,
 // builds the alphabet from the common options, and runs the method (and so its own option
-// parsing) on a fixed 6 x 3 layer with 12 samples.
+// parsing) and the polishing on a fixed 6 x 3 layer with 12 samples.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -41,8 +41,9 @@ void run_method(const pathq_tool::LayerCommandLine& c) {
     return;  // refused before allocating, as the tool does
   }
   const auto alphabet = pathq_tool::detail::alphabet_from<Scalar>(c.args);
-  const auto out = pathq_tool::detail::run_spec(*c.spec, c.args, in, alphabet);
+  auto out = pathq_tool::detail::run_spec(*c.spec, c.args, in, alphabet);
   if (out.result.codes.cols() == 0 && !out.weights) pathq_fuzz::violation("a method returned no codes");
+  pathq_tool::detail::polish(c.args, in, out);  // --refine-passes, --refit-steps
 }
 
 }  // namespace

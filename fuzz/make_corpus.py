@@ -123,6 +123,8 @@ args = {
     "maly_saab.txt": "layer --method maly-saab --weights W.npy --out Q.npy",
     "memory.txt": "layer --method gpfq --weights W.npy --inputs X.npy --max-memory-mb 1 --out Q.npy",
     "bad_bits.txt": "layer --method gpfq --weights W.npy --inputs X.npy --bits 99 --out Q.npy",
+    "polish.txt": "layer --method optq --weights W.npy --inputs X.npy --bits 2 --refine-passes 3 --refit-steps "
+                  "--out Q.npy",
 }
 for name, line in args.items():  # the harness puts "pathq layer" in front
     put("layer_args", name, "\n".join(line.split(" ")[1:]).encode())

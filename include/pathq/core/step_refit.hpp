@@ -15,6 +15,7 @@
 #include "pathq/core/result.hpp"
 #include "pathq/detail/checks.hpp"
 #include "pathq/detail/parallel.hpp"
+#include "pathq/detail/result_checks.hpp"
 #include "pathq/stats/layer_stats.hpp"
 
 namespace pathq {
@@ -48,17 +49,9 @@ template <class Scalar, class D, class Acc>
 Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>& stats, Result<Scalar> result,
                            StepRefit* report = nullptr) {
   using Index = Eigen::Index;
-  detail::check_weights("refit_steps", W);
+  const Index groups = detail::check_result_for("refit_steps", W, stats, result);
   const Index n = W.rows(), n_out = W.cols();
-  PATHQ_CHECK(n == stats.n_in(), "refit_steps", "W has ", n, " rows but the statistics have N_in = ", stats.n_in());
-  PATHQ_CHECK(result.codes.rows() == n && result.codes.cols() == n_out, "refit_steps", "the codes are ",
-              result.codes.rows(), " x ", result.codes.cols(), " but W is ", n, " x ", n_out);
   Grid<Scalar>& grid = result.grid;
-  const Index groups = grid.group_size > 0 ? (n + grid.group_size - 1) / grid.group_size : 1;
-  PATHQ_CHECK(grid.step.rows() == groups && grid.step.cols() == n_out && grid.zero.rows() == groups &&
-                  grid.zero.cols() == n_out,
-              "refit_steps", "the grid has ", grid.step.rows(), " x ", grid.step.cols(), " steps but W needs ", groups,
-              " x ", n_out);
 
   const Eigen::MatrixXd H = stats.H().template cast<double>();
   const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();

@@ -15,6 +15,7 @@
 #include "pathq/core/result.hpp"
 #include "pathq/detail/checks.hpp"
 #include "pathq/detail/parallel.hpp"
+#include "pathq/detail/result_checks.hpp"
 #include "pathq/stats/layer_stats.hpp"
 
 namespace pathq {
@@ -49,17 +50,9 @@ Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>
   using Index = Eigen::Index;
   const auto start = std::chrono::steady_clock::now();
   options.validate();
-  detail::check_weights("refine_codes", W);
+  detail::check_result_for("refine_codes", W, stats, result);
   const Index n = W.rows(), n_out = W.cols();
-  PATHQ_CHECK(n == stats.n_in(), "refine_codes", "W has ", n, " rows but the statistics have N_in = ", stats.n_in());
-  PATHQ_CHECK(result.codes.rows() == n && result.codes.cols() == n_out, "refine_codes", "the codes are ",
-              result.codes.rows(), " x ", result.codes.cols(), " but W is ", n, " x ", n_out);
   const Grid<Scalar>& grid = result.grid;
-  const Index groups = grid.group_size > 0 ? (n + grid.group_size - 1) / grid.group_size : 1;
-  PATHQ_CHECK(grid.step.rows() == groups && grid.step.cols() == n_out && grid.zero.rows() == groups &&
-                  grid.zero.cols() == n_out,
-              "refine_codes", "the grid has ", grid.step.rows(), " x ", grid.step.cols(), " steps but W needs ", groups,
-              " x ", n_out);
 
   const Eigen::MatrixXd H = stats.H().template cast<double>();
   const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();
