@@ -120,6 +120,9 @@ args = {
     # Found by the sanitizer suite: the memory estimate read --frame-size through a dangling pointer.
     "regression_frame_size_dangling.txt": "layer --method sigma-delta --weights W.npy --frame-size 100000000000 "
                                           "--max-memory-mb 0 --out Q.npy",
+    # Found by the fuzzer: a legitimate but slow job (a frame of 10^7 vectors) ran past libFuzzer's
+    # 30 s timeout; the harness leaves frames beyond 2^16 vectors out.
+    "regression_frame_size_slow.txt": "layer --method sigma-delta --weights W.npy --frame-size 10000000 --out Q.npy",
     "maly_saab.txt": "layer --method maly-saab --weights W.npy --out Q.npy",
     "memory.txt": "layer --method gpfq --weights W.npy --inputs X.npy --max-memory-mb 1 --out Q.npy",
     "bad_bits.txt": "layer --method gpfq --weights W.npy --inputs X.npy --bits 99 --out Q.npy",
