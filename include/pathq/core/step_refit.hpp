@@ -60,31 +60,16 @@ Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&
   const auto group_begin = [&](Index g) { return grid.group_size > 0 ? g * grid.group_size : Index(0); };
   const auto group_rows = [&](Index g) { return grid.group_size > 0 ? std::min(grid.group_size, n - g * grid.group_size) : n; };
 
-  detail::parallel_tasks(std::size_t(n_out), [&](std::size_t jj) {
-    const Index j = Index(jj);
-    Eigen::VectorXd l(n);
-    for (Index t = 0; t < n; ++t) l(t) = double(grid.level(result.codes(t, j), grid.zero(grid.group_of(t), j)));
-    // M = A^T H A and r = A^T G w, built group by group.
-    Eigen::MatrixXd M(groups, groups);
-    Eigen::VectorXd r(groups);
-    Eigen::VectorXd Hl(n);
-    for (Index g2 = 0; g2 < groups; ++g2) {
-      const Index b2 = group_begin(g2), n2 = group_rows(g2);
-      Hl.noalias() = H.middleCols(b2, n2) * l.segment(b2, n2);
-      for (Index g1 = 0; g1 < groups; ++g1) {
-        const Index b1 = group_begin(g1), n1 = group_rows(g1);
-        M(g1, g2) = l.segment(b1, n1).dot(Hl.segment(b1, n1));
-      }
-      r(g2) = l.segment(b2, n2).dot(GW.col(j).segment(b2, n2));
-    }
+  // Column j's least-squares steps from its M = A^T H A and r = A^T G w (see above).
+  const auto solve_column = [&](Index j, const Eigen::MatrixXd& M, const Eigen::VectorXd& r) {
     // Groups with all levels zero (or no energy) keep their step: solve on the others.
     std::vector<Index> live;
     for (Index g = 0; g < groups; ++g)
       if (M(g, g) > 0 && std::isfinite(M(g, g))) live.push_back(g);
     const Eigen::VectorXd s_old = grid.step.col(j).template cast<double>();
     const auto error_of = [&](const Eigen::VectorXd& s) { return s.dot(M * s) - 2 * s.dot(r); };  // + w^T K w
-    before[jj] = error_of(s_old);
-    after[jj] = before[jj];
+    before[std::size_t(j)] = error_of(s_old);
+    after[std::size_t(j)] = before[std::size_t(j)];
     if (live.empty()) return;
     const Index k = Index(live.size());
     Eigen::MatrixXd Ml(k, k);
@@ -108,11 +93,39 @@ Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&
       s(live[std::size_t(a)]) = double(Scalar(v));  // the step as it will be stored
     }
     const double e = error_of(s);
-    if (e < before[jj]) {
-      after[jj] = e;
-      changed[jj] = 1;
+    if (e < before[std::size_t(j)]) {
+      after[std::size_t(j)] = e;
+      changed[std::size_t(j)] = 1;
       for (Index a = 0; a < k; ++a) grid.step(live[std::size_t(a)], j) = Scalar(s(live[std::size_t(a)]));
     }
+  };
+
+  // The levels l = code - zero of every weight.
+  Eigen::MatrixXd L(n, n_out);
+  for (Index j = 0; j < n_out; ++j)
+    for (Index t = 0; t < n; ++t) L(t, j) = double(grid.level(result.codes(t, j), grid.zero(grid.group_of(t), j)));
+
+  // Panels of 32 columns: per group g2 one GEMM H(:, g2) L(g2, panel), from which each column's
+  // M = A^T H A (column g2) and r = A^T G w follow; then each column is solved on its own.
+  const Index panel = 32;
+  detail::parallel_tasks(std::size_t((n_out + panel - 1) / panel), [&](std::size_t p) {
+    const Index c0 = Index(p) * panel, w = std::min(panel, n_out - c0);
+    std::vector<Eigen::MatrixXd> Ms(std::size_t(w), Eigen::MatrixXd::Zero(groups, groups));
+    std::vector<Eigen::VectorXd> rs(std::size_t(w), Eigen::VectorXd::Zero(groups));
+    Eigen::MatrixXd P(n, w);
+    for (Index g2 = 0; g2 < groups; ++g2) {
+      const Index b2 = group_begin(g2), n2 = group_rows(g2);
+      P.noalias() = H.middleCols(b2, n2) * L.block(b2, c0, n2, w);
+      for (Index c = 0; c < w; ++c) {
+        Eigen::MatrixXd& M = Ms[std::size_t(c)];
+        for (Index g1 = 0; g1 < groups; ++g1) {
+          const Index b1 = group_begin(g1), n1 = group_rows(g1);
+          M(g1, g2) = L.col(c0 + c).segment(b1, n1).dot(P.col(c).segment(b1, n1));
+        }
+        rs[std::size_t(c)](g2) = L.col(c0 + c).segment(b2, n2).dot(GW.col(c0 + c).segment(b2, n2));
+      }
+    }
+    for (Index c = 0; c < w; ++c) solve_column(c0 + c, Ms[std::size_t(c)], rs[std::size_t(c)]);
   });
 
   // Report on the whole layer error: add w^T K w (the same before and after) to the differences.

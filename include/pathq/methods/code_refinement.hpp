@@ -42,8 +42,9 @@ struct CodeRefinementOptions {
 /// \returns `result` with refined codes; `info.extra["refine_changes"]` (codes changed),
 ///          `info.extra["refine_passes"]` (sweeps run) and `info.seconds` increased by its time.
 /// \throws invalid_argument on mismatched shapes, non-finite W or invalid options.
-/// Complexity `O(passes N_in^2 N_out)` (one column of H per changed code), on OpenMP threads by
-/// column; the result does not depend on the thread count.
+/// Complexity `O(N_in N_out)` per sweep plus `N_in` per changed code (a column of H), and the
+/// product `H Q` (`N_in^2 N_out`, GEMMs over panels of 32 columns) on the first sweep and every
+/// 8th; on OpenMP threads, with the same result for every thread count.
 template <class Scalar, class D, class Acc>
 Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>& stats, Result<Scalar> result,
                             const CodeRefinementOptions& options = {}) {
@@ -58,14 +59,32 @@ Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>
   const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();
   std::vector<std::int64_t> changes(std::size_t(n_out), 0);
   std::vector<int> sweeps(std::size_t(n_out), 0);
+  std::vector<char> active(std::size_t(n_out), 1);  // columns whose last sweep changed a code
 
-  detail::parallel_tasks(std::size_t(n_out), [&](std::size_t jj) {
-    const Index j = Index(jj);
-    Eigen::VectorXd q(n);
-    for (Index t = 0; t < n; ++t) q(t) = double(grid.value(result.codes(t, j), t, j));
-    Eigen::VectorXd h(n);
-    for (int pass = 0; pass < options.passes; ++pass) {
-      h.noalias() = H * q - GW.col(j);  // the gradient / 2, afresh each sweep: (H q - G w)
+  Eigen::MatrixXd Q(n, n_out);  // the current values
+  for (Index j = 0; j < n_out; ++j)
+    for (Index t = 0; t < n; ++t) Q(t, j) = double(grid.value(result.codes(t, j), t, j));
+  Eigen::MatrixXd R(n, n_out);  // per column the gradient / 2, H q - G w
+  const Index panel = 32;
+  const std::size_t panels = std::size_t((n_out + panel - 1) / panel);
+
+  for (int pass = 0; pass < options.passes; ++pass) {
+    // R is kept up to date by each change (one column of H); it is recomputed from scratch on
+    // the first sweep and every 8th, so rounding cannot build up: one GEMM per panel of columns
+    // that are still moving.
+    if (pass % 8 == 0) detail::parallel_tasks(panels, [&](std::size_t p) {
+      const Index c0 = Index(p) * panel, w = std::min(panel, n_out - c0);
+      bool any = false;
+      for (Index j = c0; j < c0 + w; ++j) any = any || active[std::size_t(j)];
+      if (!any) return;
+      R.middleCols(c0, w).noalias() = H * Q.middleCols(c0, w);
+      R.middleCols(c0, w) -= GW.middleCols(c0, w);
+    });
+    detail::parallel_tasks(std::size_t(n_out), [&](std::size_t jj) {
+      if (!active[jj]) return;
+      const Index j = Index(jj);
+      auto q = Q.col(j);
+      auto h = R.col(j);
       std::int64_t changed = 0;
       sweeps[jj] = pass + 1;
       for (Index t = 0; t < n; ++t) {
@@ -96,9 +115,10 @@ Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>
         ++changed;
       }
       changes[jj] += changed;
-      if (changed == 0) break;
-    }
-  });
+      if (changed == 0) active[jj] = 0;
+    });
+    if (std::find(active.begin(), active.end(), char(1)) == active.end()) break;
+  }
 
   std::int64_t total = 0;
   int most = 0;
