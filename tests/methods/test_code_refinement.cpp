@@ -7,6 +7,7 @@
 #include <limits>
 
 #include <pathq/core/alphabet.hpp>
+#include <pathq/core/step_refit.hpp>
 #include <pathq/methods/code_refinement.hpp>
 #include <pathq/methods/gpfq.hpp>
 #include <pathq/methods/msq.hpp>
@@ -73,7 +74,7 @@ TEST_CASE("code refinement: each sweep lowers every column's error; dead feature
   REQUIRE(r.codes(3, 2) == r.grid.code_hi);
 }
 
-TEST_CASE("code refinement: the same codes for every thread count", "[refine]") {
+TEST_CASE("code refinement and step refit: the same codes and steps for every thread count", "[refine]") {
   const Eigen::MatrixXd W = gaussian(40, 23, 111);
   const auto stats = pathq::LayerStats<double>::from(gaussian(90, 40, 112));
   const auto start = pathq::Gpfq<double>().quantize(W, stats, Alphabet<double>::from_bits(3, pathq::StepRule::column_radius(0.8)));
@@ -82,14 +83,17 @@ TEST_CASE("code refinement: the same codes for every thread count", "[refine]") 
   omp_set_num_threads(1);
 #endif
   const auto a = pathq::refine_codes(W, stats, start);
+  const auto a_refit = pathq::refit_steps(W, stats, a);
 #if defined(_OPENMP)
   omp_set_num_threads(2);
 #endif
   const auto b = pathq::refine_codes(W, stats, start);
+  const auto b_refit = pathq::refit_steps(W, stats, b);
 #if defined(_OPENMP)
   omp_set_num_threads(saved);
 #endif
   REQUIRE(a.codes == b.codes);
+  REQUIRE(a_refit.grid.step == b_refit.grid.step);
 }
 
 TEST_CASE("code refinement: bad input throws naming the problem", "[refine]") {

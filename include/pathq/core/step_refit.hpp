@@ -54,7 +54,7 @@ Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&
   Grid<Scalar>& grid = result.grid;
 
   const Eigen::MatrixXd H = stats.H().template cast<double>();
-  const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();
+  const Eigen::MatrixXd GW = detail::product_by_panels(stats.G(), W);
   std::vector<double> before(std::size_t(n_out), 0.0), after(std::size_t(n_out), 0.0);
   std::vector<char> changed(std::size_t(n_out), 0);
   const auto group_begin = [&](Index g) { return grid.group_size > 0 ? g * grid.group_size : Index(0); };
@@ -130,7 +130,7 @@ Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&
 
   // Report on the whole layer error: add w^T K w (the same before and after) to the differences.
   const Eigen::MatrixXd Wd = W.template cast<double>();
-  const double reference = (Wd.cwiseProduct(stats.K().template cast<double>() * Wd)).sum();
+  const double reference = Wd.cwiseProduct(detail::product_by_panels(stats.K(), Wd)).sum();
   StepRefit out;
   for (Index j = 0; j < n_out; ++j) {
     out.columns_changed += changed[std::size_t(j)];

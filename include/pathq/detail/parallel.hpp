@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include <Eigen/Core>
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -38,6 +40,22 @@ void parallel_tasks(std::size_t count, Task&& task) {
 #else
   for (std::size_t k = 0; k < count; ++k) task(k);
 #endif
+}
+
+/// `A B` in double, computed as one GEMM per panel of 64 columns of `B` with `parallel_tasks`:
+/// the same bits for every thread count (Eigen's own parallel GEMM may block differently with
+/// more threads).
+template <class DA, class DB>
+Eigen::MatrixXd product_by_panels(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B) {
+  const Eigen::MatrixXd Ad = A.template cast<double>();
+  const Eigen::MatrixXd Bd = B.template cast<double>();
+  Eigen::MatrixXd C(Ad.rows(), Bd.cols());
+  const Eigen::Index panel = 64;
+  parallel_tasks(std::size_t((Bd.cols() + panel - 1) / panel), [&](std::size_t p) {
+    const Eigen::Index c0 = Eigen::Index(p) * panel, w = std::min(panel, Bd.cols() - c0);
+    C.middleCols(c0, w).noalias() = Ad * Bd.middleCols(c0, w);
+  });
+  return C;
 }
 
 }  // namespace detail

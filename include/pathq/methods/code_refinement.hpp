@@ -56,7 +56,7 @@ Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>
   const Grid<Scalar>& grid = result.grid;
 
   const Eigen::MatrixXd H = stats.H().template cast<double>();
-  const Eigen::MatrixXd GW = stats.G().template cast<double>() * W.template cast<double>();
+  const Eigen::MatrixXd GW = detail::product_by_panels(stats.G(), W);
   std::vector<std::int64_t> changes(std::size_t(n_out), 0);
   std::vector<int> sweeps(std::size_t(n_out), 0);
   std::vector<char> active(std::size_t(n_out), 1);  // columns whose last sweep changed a code
