@@ -5,7 +5,6 @@
 // parsing) and the polishing on a fixed 6 x 3 layer with 12 samples.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,11 +34,7 @@ void run_method(const pathq_tool::LayerCommandLine& c) {
   }
   // The harness's time budget: a Sigma-Delta frame of P vectors costs O(P) per expanded vector,
   // legitimately; frames beyond 2^16 vectors are left out (a frame of 10^7 took over 30 s).
-  if (const auto p = c.args.text("frame-size")) {
-    char* end = nullptr;
-    const double frames = std::strtod(p->c_str(), &end);
-    if (end != p->c_str() && frames > 65536) return;
-  }
+  if (pathq_tool::frame_size_requested(c.args) > 65536) return;
   // The tool's memory check, with the fixed shapes and at most 1 GiB (the harness's budget).
   double limit = pathq_tool::memory_limit_mb(c.args);
   if (limit <= 0 || limit > 1024) limit = 1024;

@@ -114,6 +114,15 @@ inline std::string memory_text(double bytes) {
   return text;
 }
 
+/// `--frame-size P` as a number when it is one and positive (before the method validates it), else 0.
+inline double frame_size_requested(const Args& a) {
+  const auto frame = a.text("frame-size");
+  if (!frame || frame->empty()) return 0;
+  char* end = nullptr;
+  const double p = std::strtod(frame->c_str(), &end);
+  return *end == '\0' && p > 0 ? p : 0;
+}
+
 /// The estimate of layer_memory_estimate plus the buffers that a method's own options size:
 /// `--frame-size P` (Sigma-Delta) keeps `P` codes per expanded vector and two tables of `P`
 /// doubles.
@@ -121,12 +130,7 @@ inline double job_memory_estimate(const Args& a, bool has_inputs, long long m, l
                                   std::size_t scalar_bytes) {
   double need = layer_memory_estimate(has_inputs, double(m), double(n_in), double(n_out), a.has("quantized-inputs"),
                                       double(scalar_bytes));
-  if (const auto frame = a.text("frame-size")) {
-    char* end = nullptr;
-    const double p = std::strtod(frame->c_str(), &end);
-    const double vectors = double(a.has("rows") ? n_in : n_out);
-    if (!frame->empty() && *end == '\0' && p > 0) need += p * (16 + 8 * vectors);
-  }
+  if (const double p = frame_size_requested(a); p > 0) need += p * (16 + 8 * double(a.has("rows") ? n_in : n_out));
   return need;
 }
 

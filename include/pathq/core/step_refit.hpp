@@ -13,7 +13,6 @@
 #include "pathq/core/error.hpp"
 #include "pathq/core/grid.hpp"
 #include "pathq/core/result.hpp"
-#include "pathq/detail/checks.hpp"
 #include "pathq/detail/parallel.hpp"
 #include "pathq/detail/result_checks.hpp"
 #include "pathq/stats/layer_stats.hpp"
