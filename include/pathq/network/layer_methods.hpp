@@ -119,6 +119,33 @@ LayerMethod<Scalar> maly_saab(MalySaabOptions options = {}) {
           }};
 }
 
+namespace detail {
+// Frame Sigma-Delta of one layer with the frame size already in `o.frame_size`: the codes, the
+// weights rebuilt from them, and the data-domain frame bound.
+template <class Scalar>
+LayerSolution<Scalar> sigma_delta_solution(const LayerProblem<Scalar>& p, const SigmaDeltaOptions& o) {
+  const auto r = SigmaDelta<Scalar>(o).quantize(p.W);
+  LayerSolution<Scalar> s;
+  s.result.codes = r.codes();
+  s.result.info = r.info;
+  s.result.grid.kind = GridKind::Midrise;
+  s.result.grid.code_lo = -o.levels;
+  s.result.grid.code_hi = o.levels - 1;
+  s.result.grid.step = r.step();
+  s.result.grid.zero = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>::Constant(1, r.step().size(), Scalar(-0.5));
+  s.result.info.extra["frame_size"] = double(r.p());
+  s.values = r.values();
+  LayerBound b{"sigma_delta_data", bounds::sigma_delta_data(r, p.stats.K()), true,
+               "lambda_max(X^T X) times the frame bound squared; needs Xq = X and |u| <= step/2"};
+  if (p.quantized_inputs || !r.stable()) {
+    b.applicable = false;
+    b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: unstable state";
+  }
+  s.bound = b;
+  return s;
+}
+}  // namespace detail
+
 /// First-order Sigma-Delta in a harmonic frame (methods/sigma_delta.hpp), data-free; the
 /// layer's alphabet is not used. Each column (neuron, n = N_in) is expanded in a frame of
 /// `p = max(n + 1, ceil(frame_ratio n))` elements; `options.levels` L gives the midrise alphabet
@@ -131,25 +158,29 @@ LayerMethod<Scalar> sigma_delta(double frame_ratio = 2.0, SigmaDeltaOptions opti
             SigmaDeltaOptions o = options;
             const Eigen::Index n = o.axis == FrameAxis::Columns ? p.W.rows() : p.W.cols();
             o.frame_size = std::max<Eigen::Index>(n + 1, Eigen::Index(std::ceil(frame_ratio * double(n))));
-            const auto r = SigmaDelta<Scalar>(o).quantize(p.W);
-            LayerSolution<Scalar> s;
-            s.result.codes = r.codes();
-            s.result.info = r.info;
-            s.result.grid.kind = GridKind::Midrise;
-            s.result.grid.code_lo = -o.levels;
-            s.result.grid.code_hi = o.levels - 1;
-            s.result.grid.step = r.step();
-            s.result.grid.zero = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>::Constant(1, r.step().size(), Scalar(-0.5));
-            s.result.info.extra["frame_size"] = double(r.p());
-            s.values = r.values();
-            LayerBound b{"sigma_delta_data", bounds::sigma_delta_data(r, p.stats.K()), true,
-                         "lambda_max(X^T X) times the frame bound squared; needs Xq = X and |u| <= step/2"};
-            if (p.quantized_inputs || !r.stable()) {
-              b.applicable = false;
-              b.note = p.quantized_inputs ? "does not apply: Xq differs from X" : "does not apply: unstable state";
-            }
-            s.bound = b;
-            return s;
+            return detail::sigma_delta_solution(p, o);
+          }};
+}
+
+/// First-order Sigma-Delta with the same frame for every layer: each expanded vector (a column,
+/// n = N_in, or with `FrameAxis::Rows` a row, n = N_out) in the harmonic frame of `frame_size`
+/// elements, whatever the layer's width (Czaja-Na's setting: one p for the whole network, above
+/// every expanded dimension). `options.step > 0` gives every layer that same step (below a
+/// layer's `max_j ||x_j|| / (L - 1/2)` its state may leave `[-step/2, step/2]`: the layer's
+/// status then says so and its bound does not apply); otherwise each layer takes that step times
+/// `options.step_scale`. `frame_size` replaces `options.frame_size`.
+/// \throws invalid_argument if `frame_size < 2`; when run, if a layer's n is not below `frame_size`.
+template <class Scalar>
+LayerMethod<Scalar> sigma_delta_frame(Eigen::Index frame_size, SigmaDeltaOptions options = {}) {
+  PATHQ_CHECK(frame_size >= 2, "layer_methods::sigma_delta_frame", "frame_size p must be >= 2, got ", frame_size);
+  options.frame_size = frame_size;
+  options.validate();
+  return {"sigma-delta", [options](const LayerProblem<Scalar>& p) {
+            const Eigen::Index n = options.axis == FrameAxis::Columns ? p.W.rows() : p.W.cols();
+            PATHQ_CHECK(options.frame_size > n, "layer_methods::sigma_delta_frame", "frame size p = ",
+                        options.frame_size, " must exceed the expanded dimension n = ", n, " of layer '", p.name,
+                        "' (", to_string(options.axis), " of a ", p.W.rows(), " x ", p.W.cols(), " W)");
+            return detail::sigma_delta_solution(p, options);
           }};
 }
 
