@@ -75,6 +75,29 @@ void require_equal_to_reference(const Layer& L, const OptqReferenceGrid& grid, c
   }
 }
 
+// A layer seen in a partly quantized network: X (as in `tie_free_layer`), Xq = X + noise of
+// relative size `noise`, and the reference OPTQ on the float-outputs target, away from ties.
+struct SequentialLayer {
+  Eigen::MatrixXd W, X, Xq;
+  pathq_reference::OptqTrace ref;
+};
+
+SequentialLayer tie_free_sequential_layer(Eigen::Index n_in, Eigen::Index n_out, Eigen::Index m,
+                                          const OptqReferenceGrid& grid, const OptqReferenceOptions& opt,
+                                          std::uint64_t seed, double noise = 0.2,
+                                          std::vector<Eigen::Index> dead = {}) {
+  for (std::uint64_t s = seed;; s += 1000) {
+    SequentialLayer L{gaussian(n_in, n_out, s), gaussian(m, n_in, s + 1), {}, {}};
+    const Eigen::MatrixXd mix = gaussian(n_in, n_in, s + 2) * (0.3 / std::sqrt(double(n_in)));
+    L.X = L.X * (Eigen::MatrixXd::Identity(n_in, n_in) + mix);
+    for (Eigen::Index t = 0; t < n_in; ++t) L.X.col(t) *= 0.5 + double((t * 17) % n_in) / double(n_in);
+    L.Xq = L.X + noise * gaussian(m, n_in, s + 3);
+    for (auto t : dead) L.Xq.col(t).setZero();  // dead in the quantized network only: X_t still counts
+    L.ref = pathq_reference::optq_reference_outputs(L.W, L.X, L.Xq, grid, opt);
+    if (pathq_reference::code_tie_margin(L.ref.U) > 1e-9) return L;
+  }
+}
+
 }  // namespace
 
 TEST_CASE("optq: blocked engine equals the naive sequential algorithm on every code, any block size",
@@ -319,6 +342,178 @@ TEST_CASE("optq: bad input throws naming the problem", "[optq][contract]") {
   REQUIRE_THROWS_WITH(pathq::optq(W, gaussian(20, 9, 93), alphabet), Contains("X has 9 columns but W has 10 rows"));
   REQUIRE_THROWS_WITH(pathq::bounds::optq_unsaturated(alphabet.resolve(W), Eigen::VectorXd::Ones(10), -1.0),
                       Contains("lambda must be finite and >= 0"));
+}
+
+TEST_CASE("optq objective: the float-outputs target splits the layer error exactly", "[optq][objective][theory]") {
+  const Eigen::Index m = 90, n = 24, N = 5;
+  const Eigen::MatrixXd X = gaussian(m, n, 1101) * (Eigen::MatrixXd::Identity(n, n) + 0.3 * gaussian(n, n, 1102));
+  const Eigen::MatrixXd Xq = X + 0.3 * gaussian(m, n, 1103);
+  const Eigen::MatrixXd W = gaussian(n, N, 1104);
+  const Eigen::MatrixXd Q = gaussian(n, N, 1105);  // any Q
+  const Eigen::MatrixXd H = Xq.transpose() * Xq, G = Xq.transpose() * X;
+  // Damping 0: W* = H^-1 G W, and ||XW - XqQ||^2 = ||XW - Xq W*||^2 + ||Xq (W* - Q)||^2.
+  OptqReferenceOptions undamped;
+  undamped.damping = 0;
+  const Eigen::MatrixXd Ws = pathq_reference::optq_float_outputs_target(W, X, Xq, undamped);
+  REQUIRE((Ws - H.llt().solve(G * W)).cwiseAbs().maxCoeff() <= 1e-10 * Ws.cwiseAbs().maxCoeff());
+  const double total = (X * W - Xq * Q).squaredNorm();
+  const double split = (X * W - Xq * Ws).squaredNorm() + (Xq * (Ws - Q)).squaredNorm();
+  REQUIRE(std::abs(total - split) <= 1e-10 * total);
+  // The same from the streamed statistics.
+  const auto stats = pathq::LayerStats<double>::from(X, Xq);
+  REQUIRE(pathq::layer_error(stats, W, Q).error() == Approx(total).epsilon(1e-10));
+  // The residual is orthogonal to the range of Xq.
+  REQUIRE((Xq.transpose() * (X * W - Xq * Ws)).cwiseAbs().maxCoeff() <= 1e-9 * (Xq.transpose() * X * W).norm());
+  // Damped: with W* = (H + lambda I)^-1 (G + lambda I) W, the damped objective
+  // ||XW - XqQ||^2 + lambda ||W - Q||^2 is a constant plus (Q - W*)^T (H + lambda I) (Q - W*).
+  OptqReferenceOptions damped;
+  damped.damping = 0.05;
+  const double lambda = damped.damping * H.diagonal().mean();
+  const Eigen::MatrixXd Wd = pathq_reference::optq_float_outputs_target(W, X, Xq, damped);
+  const Eigen::MatrixXd A = H + lambda * Eigen::MatrixXd::Identity(n, n);
+  const double lhs = total + lambda * (W - Q).squaredNorm();
+  const double rhs = (X * W - Xq * Wd).squaredNorm() + lambda * (W - Wd).squaredNorm() +
+                     ((Q - Wd).transpose() * A * (Q - Wd)).trace();
+  REQUIRE(std::abs(lhs - rhs) <= 1e-10 * lhs);
+}
+
+TEST_CASE("optq objective: float outputs equal the naive algorithm run on the explicit W*, every code",
+          "[optq][objective][reference]") {
+  struct Case {
+    Eigen::Index n_in, n_out, m;
+    const char* kind;
+    long group;
+    bool static_groups, act_order;
+    double damping;
+    std::vector<Eigen::Index> dead;
+  };
+  const std::vector<Case> cases = {
+      {37, 5, 60, "symmetric", 0, true, false, 0.01, {}},
+      {41, 4, 70, "asymmetric", 0, true, true, 0.01, {}},
+      {30, 3, 80, "symmetric", 0, true, false, 0.0, {}},  // undamped: W* = H^-1 G W
+      {48, 4, 70, "asymmetric", 16, true, true, 0.01, {}},
+      {45, 3, 60, "symmetric", 10, false, false, 0.01, {}},  // dynamic groups refit from W*'s updates
+      {37, 4, 50, "symmetric", 0, true, true, 0.01, {0, 17, 36}},  // dead in Xq, alive in X
+      {64, 3, 30, "even", 0, true, false, 0.01, {}},  // fewer samples than features
+  };
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const auto& k = cases[c];
+    OptqReferenceGrid grid;
+    grid.kind = k.kind;
+    grid.K = 3;
+    grid.bits = 3;
+    grid.C = 0.95;
+    grid.group_size = k.group;
+    grid.static_groups = k.static_groups;
+    OptqReferenceOptions ro;
+    ro.act_order = k.act_order;
+    ro.damping = k.damping;
+    const SequentialLayer L = tie_free_sequential_layer(k.n_in, k.n_out, k.m, grid, ro, 1200 + 10 * c, 0.2, k.dead);
+    const auto stats = pathq::LayerStats<double>::from(L.X, L.Xq);
+    for (Eigen::Index bs : {1, 7, 32, 128}) {
+      INFO("case " << c << " (" << k.kind << ", group " << k.group << (k.static_groups ? " static" : " dynamic")
+                   << ", act-order " << k.act_order << ", damping " << k.damping << ") block " << bs);
+      const pathq::Optq<double> optq(options_for(ro, bs, grid.static_groups));
+      const auto r = optq.quantize(L.W, stats, alphabet_for(grid));
+      REQUIRE(r.info.status == pathq::Info::Success);
+      REQUIRE(r.info.extra.at("objective_float_outputs") == 1.0);
+      REQUIRE(r.codes.cast<int>() == L.ref.codes);
+      REQUIRE((r.values() - L.ref.Q).cwiseAbs().maxCoeff() <= 1e-12 * (1 + L.ref.Q.cwiseAbs().maxCoeff()));
+      REQUIRE((r.grid.step - L.ref.step).cwiseAbs().maxCoeff() <= 1e-12 * L.ref.step.cwiseAbs().maxCoeff());
+      for (auto t : k.dead) REQUIRE(r.codes.row(t).cwiseAbs().maxCoeff() == 0);
+    }
+    // The classic objective equals the reference on W itself, and gives other codes.
+    auto classic_options = options_for(ro, 32, grid.static_groups);
+    classic_options.objective = pathq::OptqObjective::QuantizedInputs;
+    const auto classic = pathq::Optq<double>(classic_options).quantize(L.W, stats, alphabet_for(grid));
+    REQUIRE(classic.info.extra.at("objective_float_outputs") == 0.0);
+    REQUIRE(classic.codes.cast<int>() != L.ref.codes);
+    const auto ref_classic = pathq_reference::optq_reference_gram(L.W, L.W, L.Xq.transpose() * L.Xq, grid, ro);
+    if (pathq_reference::code_tie_margin(ref_classic.U) > 1e-9) REQUIRE(classic.codes.cast<int>() == ref_classic.codes);
+  }
+}
+
+TEST_CASE("optq objective: with Xq = X both objectives give the same codes", "[optq][objective]") {
+  OptqReferenceGrid grid;
+  grid.kind = "asymmetric";
+  grid.bits = 3;
+  for (bool act : {false, true}) {
+    OptqReferenceOptions ro;
+    ro.act_order = act;
+    const Layer L = tie_free_layer(53, 6, 80, grid, ro, 1300, {4});
+    auto outputs = options_for(ro, 16, true);
+    auto inputs = outputs;
+    inputs.objective = pathq::OptqObjective::QuantizedInputs;
+    // Statistics without Xq, and with Xq given apart but equal to X.
+    for (const auto& stats : {pathq::LayerStats<double>::from(L.X), pathq::LayerStats<double>::from(L.X, L.X)}) {
+      INFO("act-order " << act << ", Xq given apart: " << !stats.same_inputs());
+      const auto a = pathq::Optq<double>(outputs).quantize(L.W, stats, alphabet_for(grid));
+      const auto b = pathq::Optq<double>(inputs).quantize(L.W, stats, alphabet_for(grid));
+      REQUIRE(a.info.extra.at("objective_float_outputs") == 1.0);
+      REQUIRE(b.info.extra.at("objective_float_outputs") == 0.0);
+      REQUIRE(a.codes == b.codes);
+      REQUIRE(a.values() == b.values());
+      REQUIRE(a.codes.cast<int>() == L.ref.codes);
+    }
+    // W* depends continuously on Xq (the damping pulls it toward W, never toward 0): a tiny
+    // perturbation of X keeps every code.
+    const Eigen::MatrixXd Xq = L.X + 1e-10 * gaussian(L.X.rows(), L.X.cols(), 1301);
+    const auto near = pathq::Optq<double>(outputs).quantize(L.W, pathq::LayerStats<double>::from(L.X, Xq),
+                                                             alphabet_for(grid));
+    REQUIRE(near.codes.cast<int>() == L.ref.codes);
+  }
+}
+
+TEST_CASE("optq objective: on a sequential-like layer float outputs lower ||XW - XqQ||", "[optq][objective][theory]") {
+  // Two layers: X = relu(Z A) in the float network, Xq = relu(Z Aq) with A quantized to 3 bits
+  // (round to nearest), then the second layer's W at 3 and 4 bits.
+  const Eigen::Index m = 400, n0 = 48, n = 64, N = 16;
+  const Eigen::MatrixXd Z = gaussian(m, n0, 1401);
+  const Eigen::MatrixXd A = gaussian(n0, n, 1402) / std::sqrt(double(n0));
+  const auto first = pathq::msq(A, Alphabet<double>::from_bits(3, StepRule::column_radius(1.0)));
+  const Eigen::MatrixXd X = (Z * A).cwiseMax(0.0);
+  const Eigen::MatrixXd Xq = (Z * first.values()).cwiseMax(0.0);
+  const Eigen::MatrixXd W = gaussian(n, N, 1403);
+  const auto stats = pathq::LayerStats<double>::from(X, Xq);
+  for (int bits : {3, 4})
+    for (bool act : {false, true}) {
+      pathq::OptqOptions outputs;
+      outputs.order = act ? pathq::FeatureOrder::DescendingEnergy : pathq::FeatureOrder::Natural;
+      pathq::OptqOptions inputs = outputs;
+      inputs.objective = pathq::OptqObjective::QuantizedInputs;
+      const auto alphabet = Alphabet<double>::from_bits(bits, StepRule::column_radius(1.0));
+      const auto a = pathq::Optq<double>(outputs).quantize(W, stats, alphabet);
+      const auto b = pathq::Optq<double>(inputs).quantize(W, stats, alphabet);
+      const double e_out = pathq::layer_error(stats, W, a.values()).error();
+      const double e_in = pathq::layer_error(stats, W, b.values()).error();
+      INFO(bits << " bits, act-order " << act << ": ||XW - XqQ||^2 float outputs " << e_out << ", quantized inputs "
+                << e_in);
+      REQUIRE(e_out < 0.9 * e_in);
+    }
+  // Float precision: the same target in single precision, codes agree up to near-ties.
+  const auto alphabet = Alphabet<double>::from_bits(4, StepRule::column_radius(1.0));
+  pathq::OptqOptions o;
+  o.engine.threads = 1;
+  const auto d = pathq::Optq<double>(o).quantize(W, stats, alphabet);
+  const auto f = pathq::Optq<float>(o).quantize(W.cast<float>().eval(), stats,
+                                                Alphabet<float>::from_bits(4, StepRule::column_radius(1.0)));
+  const double agree = double((f.codes.array() == d.codes.array()).count()) / double(d.codes.size());
+  INFO("float/double code agreement " << agree);
+  REQUIRE(agree > 0.97);
+  // Threads change nothing.
+  o.engine.panel_width = 3;
+  const auto one = pathq::Optq<double>(o).quantize(W, stats, alphabet);
+  o.engine.threads = 2;
+  REQUIRE(pathq::Optq<double>(o).quantize(W, stats, alphabet).codes == one.codes);
+}
+
+TEST_CASE("optq objective: a bad value throws naming it", "[optq][objective][contract]") {
+  pathq::OptqOptions o;
+  o.objective = static_cast<pathq::OptqObjective>(7);
+  REQUIRE_THROWS_AS(pathq::Optq<double>(o), pathq::invalid_argument);
+  REQUIRE_THROWS_WITH(pathq::Optq<double>(o), Catch::Contains("objective must be OptqObjective::FloatOutputs or "
+                                                              "OptqObjective::QuantizedInputs, got 7"));
+  REQUIRE_NOTHROW(pathq::Optq<double>(pathq::OptqOptions{}));
 }
 
 }  // namespace pathq_test_optq

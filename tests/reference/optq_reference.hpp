@@ -81,17 +81,18 @@ inline void fit(const OptqReferenceGrid& g, const Eigen::VectorXd& v, double& st
 
 }  // namespace detail_ref
 
-/// ALGORITHMS.md §7(b) and (e), literally, with all neurons side by side:
-///   H = X^T X; dead features (H_tt <= tol max H_ss): H row/col 0, H_tt = 1, W row 0;
+/// ALGORITHMS.md §7(b) and (e), literally, with all neurons side by side, on the Gram matrix H of
+/// the layer's inputs (`Xq^T Xq`), walking the weights `W_walk` with a grid fitted to `W0`:
+///   dead features (H_tt <= tol max H_ss): H row/col 0, H_tt = 1, W row 0;
 ///   act-order: stable sort by diag(H) (before the repair) descending;
 ///   H += damping * mean(diag H) I;
 ///   for j = 0..n-1 (walk order): Hinv = (H_{j:,j:})^-1 (solved afresh);
 ///     q_j = nearest grid level to w_j (brute force over the codes);
 ///     w_{j+1:} -= (w_j - q_j) / Hinv_00 * Hinv_{0,1:}.
-/// Static grids are fitted to the original W (groups in the original order); dynamic ones to the
-/// current w at each group start in walk order (natural order only).
-inline OptqTrace optq_reference(const Eigen::MatrixXd& W0, const Eigen::MatrixXd& X, const OptqReferenceGrid& grid,
-                                const OptqReferenceOptions& opt = {}) {
+/// Static grids are fitted to W0 (groups in the original order); dynamic ones to the current w
+/// at each group start in walk order (natural order only).
+inline OptqTrace optq_reference_gram(const Eigen::MatrixXd& W0, const Eigen::MatrixXd& W_walk, Eigen::MatrixXd H,
+                                     const OptqReferenceGrid& grid, const OptqReferenceOptions& opt) {
   using Eigen::Index;
   const Index n = W0.rows(), N = W0.cols();
   const long g = grid.group_size;
@@ -105,8 +106,7 @@ inline OptqTrace optq_reference(const Eigen::MatrixXd& W0, const Eigen::MatrixXd
       detail_ref::fit(grid, W0.col(c).segment(t0, len), tr.step(k, c), tr.zero(k, c));
   }
 
-  Eigen::MatrixXd H = X.transpose() * X;
-  Eigen::MatrixXd W = W0;
+  Eigen::MatrixXd W = W_walk;
   const Eigen::VectorXd diag0 = H.diagonal();
   const double cut = opt.dead_tol * diag0.maxCoeff();
   for (Index t = 0; t < n; ++t)
@@ -154,6 +154,43 @@ inline OptqTrace optq_reference(const Eigen::MatrixXd& W0, const Eigen::MatrixXd
     }
   }
   return tr;
+}
+
+/// OPTQ of W0 with `H = X^T X` (Xq = X).
+inline OptqTrace optq_reference(const Eigen::MatrixXd& W0, const Eigen::MatrixXd& X, const OptqReferenceGrid& grid,
+                                const OptqReferenceOptions& opt = {}) {
+  return optq_reference_gram(W0, W0, X.transpose() * X, grid, opt);
+}
+
+/// The float-outputs target of OPTQ, literally: H = Xq^T Xq, G = Xq^T X; dead features
+/// (H_tt <= tol max H_ss) get H's row and column removed and a unit diagonal, and G's row zeroed;
+/// lambda = damping * mean(diag H) after that repair; then, by a dense solve,
+///   W* = (H + lambda I)^-1 (G W + lambda W),
+/// the minimiser of ||X W - Xq V||^2 + lambda ||V - W||^2 (with damping 0: H^-1 G W).
+inline Eigen::MatrixXd optq_float_outputs_target(const Eigen::MatrixXd& W, const Eigen::MatrixXd& X,
+                                                 const Eigen::MatrixXd& Xq, const OptqReferenceOptions& opt = {}) {
+  const Eigen::Index n = W.rows();
+  Eigen::MatrixXd H = Xq.transpose() * Xq;
+  Eigen::MatrixXd G = Xq.transpose() * X;
+  const Eigen::VectorXd diag0 = H.diagonal();
+  const double cut = opt.dead_tol * diag0.maxCoeff();
+  for (Eigen::Index t = 0; t < n; ++t)
+    if (!(diag0(t) > cut)) {
+      H.row(t).setZero();
+      H.col(t).setZero();
+      H(t, t) = 1;
+      G.row(t).setZero();
+    }
+  const double lambda = opt.damping * H.diagonal().mean();
+  const Eigen::MatrixXd A = H + lambda * Eigen::MatrixXd::Identity(n, n);
+  return A.partialPivLu().solve(G * W + lambda * W);
+}
+
+/// OPTQ with the float-outputs objective, literally: the reference walk above with
+/// `H = Xq^T Xq` on the target `optq_float_outputs_target(W0, X, Xq)`, the grid fitted to W0.
+inline OptqTrace optq_reference_outputs(const Eigen::MatrixXd& W0, const Eigen::MatrixXd& X, const Eigen::MatrixXd& Xq,
+                                        const OptqReferenceGrid& grid, const OptqReferenceOptions& opt = {}) {
+  return optq_reference_gram(W0, optq_float_outputs_target(W0, X, Xq, opt), Xq.transpose() * Xq, grid, opt);
 }
 
 /// Smallest distance of u from a rounding tie (a half-integer), over all entries.

@@ -26,18 +26,20 @@ def code_range(kind, bits):
     return 0, 2 ** bits - 1
 
 
-def gptq_numpy(W, X, kind, bits, C=1.0, group=0, static=True, act_order=False, damp=0.01):
-    """ALGORITHMS.md §7(b), unblocked: H^-1 = U^T U, w_{t+1:} -= U[t, t+1:] (w_t - q_t) / U[t, t]."""
+def gptq_numpy(W, X, kind, bits, C=1.0, group=0, static=True, act_order=False, damp=0.01, target=None):
+    """ALGORITHMS.md §7(b), unblocked: H^-1 = U^T U, w_{t+1:} -= U[t, t+1:] (w_t - q_t) / U[t, t].
+    H = X^T X (pass Xq for a partly quantized network); the grid is fitted to W, the walk runs on
+    `target` (W when None)."""
     n, N = W.shape
     H = X.T @ X
     diag0 = np.diag(H).copy()
-    W = W.copy()
     groups = (n + group - 1) // group if group else 1
     step = np.zeros((groups, N))
     zero = np.zeros((groups, N))
     for k in range(groups):
         rows = slice(k * group, (k + 1) * group) if group else slice(0, n)
         step[k], zero[k] = fit(W[rows], kind, bits, C)
+    W = (W if target is None else target).copy()
     dead = diag0 <= 1e-12 * diag0.max()
     H[dead, :] = 0
     H[:, dead] = 0
@@ -67,6 +69,21 @@ def gptq_numpy(W, X, kind, bits, C=1.0, group=0, static=True, act_order=False, d
         k = t // group if group else 0
         Q[t] = (codes[t] - zero[k]) * step[k]
     return codes, Q, step, zero, U_codes
+
+
+def float_outputs_target(W, X, Xq, damp=0.01):
+    """W* = (H + lambda I)^-1 (G W + lambda W), H = Xq^T Xq and G = Xq^T X with the dead features'
+    rows and columns of H removed (unit diagonal) and their rows of G zeroed."""
+    H = Xq.T @ Xq
+    G = Xq.T @ X
+    diag0 = np.diag(H).copy()
+    dead = diag0 <= 1e-12 * diag0.max()
+    H[dead, :] = 0
+    H[:, dead] = 0
+    H[dead, dead] = 1
+    G[dead, :] = 0
+    lam = damp * np.mean(np.diag(H))
+    return np.linalg.solve(H + lam * np.eye(len(H)), G @ W + lam * W)
 
 
 def layer(rng, n_in, n_out, m, dead=()):
@@ -126,6 +143,7 @@ for n_in, n_out, m, kind, bits, C, group, static, act, dead, block in cases:
     assert r["group_size"] == group and r["dead_inputs"] == len(dead), label
     assert r["groups"] == ("none" if not group else "static" if static else "dynamic"), label
     assert r["feature_order"] == ("descending_energy" if act else "natural"), label
+    assert r["objective"] == "outputs", label
     assert r["damping"] == 0.01 and r["damping_retries"] == 0, label
     groups = (n_in + group - 1) // group if group else 1
     zeros = groups * n_out if kind == "asymmetric" else 0
@@ -139,6 +157,60 @@ for n_in, n_out, m, kind, bits, C, group, static, act, dead, block in cases:
     assert r["bound"]["name"] == "optq_unsaturated"
     if r["bound"]["applicable"]:
         assert r["bound"]["holds"] and E <= r["bound"]["error"], label
+
+# A partly quantized network (--quantized-inputs Xq != X): the default objective, outputs, runs
+# GPTQ on W* = (H + lambda I)^-1 (G W + lambda W) with the grid of W; --objective inputs is
+# classic GPTQ on W with H = Xq^T Xq, the codes of the tool before the objective existed.
+for n_in, n_out, m, kind, bits, group, static, act, dead in [(40, 5, 80, "asymmetric", 3, 0, True, False, ()),
+                                                             (48, 4, 90, "symmetric", 3, 16, True, True, (3,)),
+                                                             (45, 3, 70, "asymmetric", 3, 15, False, False, ())]:
+    while True:
+        W, X = layer(rng, n_in, n_out, m)
+        Xq = X + 0.2 * rng.standard_normal(X.shape)
+        for t in dead:
+            Xq[:, t] = 0  # dead in the quantized network only
+        target = float_outputs_target(W, X, Xq)
+        out_ref = gptq_numpy(W, Xq, kind, bits, 1.0, group, static, act, target=target)
+        in_ref = gptq_numpy(W, Xq, kind, bits, 1.0, group, static, act)
+        if min(tie_margin(out_ref[4]), tie_margin(in_ref[4])) > 1e-9:
+            break
+    label = f"Xq != X: {kind} group {group} static {static} act-order {act}"
+    args = ["layer", "--method", "optq", "--precision", "double", "--weights", save("Wq.npy", W), "--inputs",
+            save("Xo.npy", X), "--quantized-inputs", save("Xq.npy", Xq), "--grid", kind, "--bits", bits,
+            "--scale", 1]
+    if kind != "asymmetric":
+        args += ["--step-rule", "column"]
+    if group:
+        args += ["--group-size", group] + (["--static-groups"] if static else [])
+    if act:
+        args += ["--act-order"]
+    errors = {}
+    for objective, ref in (("outputs", out_ref), ("inputs", in_ref), (None, out_ref)):
+        flag = ["--objective", objective] if objective else []
+        ok(*args, *flag, "--out", path("Qq.npy"), "--codes", path("cq.npy"), "--report", path("rq.json"))
+        r = report(path("rq.json"))
+        assert r["objective"] == (objective or "outputs"), (label, r["objective"])
+        assert r["quantized_inputs"] is True and r["status"] == "success", label
+        assert not r["bound"]["applicable"], label
+        assert np.array_equal(np.load(path("cq.npy")), ref[0]), f"{label}: --objective {objective} codes"
+        assert np.allclose(np.load(path("Qq.npy")), ref[1], rtol=0, atol=1e-12 * np.abs(ref[1]).max()), label
+        Q = np.load(path("Qq.npy"))
+        E = np.linalg.norm(X @ W - Xq @ Q) ** 2
+        assert abs(r["error"] - E) <= 1e-9 * E, (label, r["error"], E)
+        errors[objective or "default"] = E
+    assert not np.array_equal(out_ref[0], in_ref[0]), label
+    assert errors["outputs"] < errors["inputs"], (label, errors)
+
+# Xq = X: both objectives give the same codes.
+W, X = layer(rng, 30, 4, 50)
+codes = {}
+for objective in ("outputs", "inputs"):
+    ok("layer", "--method", "optq", "--precision", "double", "--weights", save("We.npy", W), "--inputs",
+       save("Xe.npy", X), "--bits", 3, "--objective", objective, "--out", path("Qe.npy"), "--codes", path("ce.npy"),
+       "--report", path("re.json"))
+    assert report(path("re.json"))["objective"] == objective
+    codes[objective] = np.load(path("ce.npy"))
+assert np.array_equal(codes["outputs"], codes["inputs"])
 
 # float precision: same algorithm in single precision.
 W, X = layer(rng, 64, 8, 100)
@@ -170,6 +242,7 @@ fails("give --bits B, not --levels", *base, "--grid", "even", "--levels", 3, out
 fails("--step does not apply", *base, "--grid", "asymmetric", "--step", 0.1, outputs=outs)
 fails("--damp must be >= 0", *base, "--damp", -1, outputs=outs)
 fails("--damp-retries must be in [0, 30]", *base, "--damp-retries", 31, outputs=outs)
+fails("--objective must be 'outputs' or 'inputs', got 'floats'", *base, "--objective", "floats", outputs=outs)
 fails("--group-size must be in", *base, "--group-size", 0, outputs=outs)
 fails("dynamic groups refit each column", *base, "--group-size", 8, "--step-rule", "layer", "--scale", 1,
       outputs=outs)

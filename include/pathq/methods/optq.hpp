@@ -24,6 +24,17 @@
 
 namespace pathq {
 
+/// What OPTQ's error feedback minimises when the layer's inputs in the partly quantized network
+/// (`Xq`) differ from those in the float network (`X`); with `Xq = X` the two coincide.
+enum class OptqObjective {
+  /// `||X W - Xq Q||_F^2`, the layer's error against the float network (the default): OPTQ runs
+  /// on the least-squares target `W* = W + (H + lambda I)^-1 (G - H) W` instead of W, which also
+  /// corrects the error that reaches the layer through Xq, as GPFQ does.
+  FloatOutputs,
+  /// `||Xq (W - Q)||_F^2`, classic OPTQ/GPTQ: only `H = Xq^T Xq` is used and X is ignored.
+  QuantizedInputs,
+};
+
 /// Options of OPTQ.
 struct OptqOptions {
   double damping = 0.01;        ///< percdamp: `lambda = damping * mean(diag H)`; finite, >= 0
@@ -34,6 +45,8 @@ struct OptqOptions {
   /// reaches each group (false, GPTQ's default; natural order only).
   bool static_groups = false;
   double dead_tolerance = 1e-12;  ///< feature t is dead if H_tt <= tol * max H_ss; in [0, 1)
+  /// What the error feedback minimises when `Xq != X` (see `OptqObjective`).
+  OptqObjective objective = OptqObjective::FloatOutputs;
   EngineOptions engine;           ///< block_size is GPTQ's blocksize (128)
 
   /// \throws invalid_argument naming the field and its valid range.
@@ -44,6 +57,9 @@ struct OptqOptions {
                 "max_damping_retries must be in [0, 30], got ", max_damping_retries);
     PATHQ_CHECK(dead_tolerance >= 0 && dead_tolerance < 1, "OptqOptions", "dead_tolerance must be in [0, 1), got ",
                 dead_tolerance);
+    PATHQ_CHECK(objective == OptqObjective::FloatOutputs || objective == OptqObjective::QuantizedInputs,
+                "OptqOptions", "objective must be OptqObjective::FloatOutputs or OptqObjective::QuantizedInputs, got ",
+                static_cast<int>(objective));
     engine.validate("OptqOptions");
   }
 
@@ -63,6 +79,7 @@ namespace detail {
 template <class Scalar>
 struct OptqFeedback {
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> F;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> inv_pivot;  ///< `1 / L_ii^2` in engine order: `D^2`
   bool ok = false;
   double damping = 0;  ///< relative damping of the successful (or last) attempt
   double lambda = 0;   ///< absolute damping
@@ -122,6 +139,8 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
   if (!out.ok) return out;
 
   // F(i, j) = L(i, j) / L(i, i) for i > j, with L(i, j) = A(n-1-j, n-1-i); tiled transposition.
+  out.inv_pivot.resize(n);
+  for (Index i = 0; i < n; ++i) out.inv_pivot(i) = Scalar(1) / (A(n - 1 - i, n - 1 - i) * A(n - 1 - i, n - 1 - i));
   out.F = Matrix::Zero(n, n);
   const Index tile = 64;
   for (Index c0 = 0; c0 < n; c0 += tile) {
@@ -137,6 +156,53 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
   return out;
 }
 
+/// True when the statistics say `Xq = X`: every batch came without Xq, or `G = H` entry for
+/// entry (Xq given apart but equal to X; `G` and `H` are then accumulated alike). Then the
+/// objectives of `OptqObjective` coincide.
+template <class Acc>
+bool optq_same_inputs(const LayerStats<Acc>& stats) {
+  return stats.same_inputs() || (stats.G().array() == stats.H().array()).all();
+}
+
+/// The float-outputs objective's change of OPTQ's engine targets: `B += D L (W* - W)`, in engine
+/// order, with `W* - W = (H' + lambda I)^-1 R` and `R = G W - H' W`, where H' is H with the dead
+/// features' rows and columns removed (OPTQ's repair) and R's dead rows are zero: the live
+/// features' target is the damped least-squares fit
+/// `argmin_V ||X W - Xq_live V||^2 + lambda ||V - W_live||^2` (a dead feature's weight in X W is
+/// carried over to the live features; its own target is W's, then zeroed as in classic OPTQ).
+/// From `H' + lambda I = L^T L` and `D L = I + F`: `D L (H' + lambda I)^-1 R = D^2 (I + F)^-T R`,
+/// one product `M W` (`M = P (G - H') P^T`, `n^2 N_out` multiply-adds) and one unit triangular
+/// solve (`n^2 N_out / 2`) per panel of neurons, on the factor OPTQ already has.
+template <class Scalar, class Acc, class D>
+void optq_add_output_correction(const LayerStats<Acc>& stats, const Eigen::MatrixBase<D>& W,
+                                const std::vector<Eigen::Index>& perm, const std::vector<bool>& dead,
+                                const OptqFeedback<Scalar>& fb, const EngineOptions& engine, RowMatrix<Scalar>& B) {
+  using Index = Eigen::Index;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  const Index n = W.rows();
+  const auto& G = stats.G();
+  const auto& H = stats.H();
+  auto src = [&perm](Index i) { return perm.empty() ? i : perm[std::size_t(i)]; };
+  // M(i, k) = G(s_i, s_k) - H(s_i, s_k) (the H term only for a live s_k), zero rows for a dead
+  // s_i; the difference is taken in the accumulation type, then rounded once.
+  Matrix M(n, n);
+  for (Index k = 0; k < n; ++k) {
+    const Index sk = src(k);
+    const bool dk = dead[std::size_t(sk)];
+    for (Index i = 0; i < n; ++i) {
+      const Index si = src(i);
+      M(i, k) = dead[std::size_t(si)] ? Scalar(0) : Scalar(dk ? G(si, sk) : G(si, sk) - H(si, sk));
+    }
+  }
+  const Matrix Wp = permute_rows<Scalar>(W, perm);  // dead rows kept: X W needs them
+  for_each_panel(W.cols(), engine, [&](Index c0, Index w) {
+    Matrix R(n, w);
+    R.noalias() = M * Wp.middleCols(c0, w);
+    fb.F.transpose().template triangularView<Eigen::UnitUpper>().solveInPlace(R);
+    B.middleCols(c0, w) += fb.inv_pivot.asDiagonal() * R;
+  });
+}
+
 }  // namespace detail
 
 /// OPTQ/GPTQ (ALGORITHMS.md §7): for each input feature in turn (the natural order, or by
@@ -149,8 +215,33 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
 /// `H + lambda I = L^T L` (L lower: the factor of H itself in reversed order, so `H^-1` is never
 /// formed) and `D = diag(1/L_tt) = diag(U_tt)`: the same codes as the lazy-batch Cholesky form
 /// (Frantar et al., Algorithm 1) and the naive algorithm that inverts `H_{t:,t:}` at every step.
-/// `H = Xq^T Xq`: OPTQ minimises `||Xq (W - Q)||_F^2` (the matched objective); with `Xq != X` use
-/// GPFQ for `||X W - Xq Q||`.
+///
+/// Objective (`OptqOptions::objective`). With `H = Xq^T Xq`, `G = Xq^T X` and the least-squares
+/// target `W* = H^-1 G W`, the residual `X W - Xq W*` is orthogonal to the range of Xq, so
+///
+///     ||X W - Xq Q||_F^2 = ||X W - Xq W*||_F^2 + ||Xq (W* - Q)||_F^2   for every Q,
+///
+/// and OPTQ run on W* minimises the layer's error against the float network, like GPFQ.
+/// - `FloatOutputs` (default) does so with the damping of the factorization:
+///   `W* = W + (H + lambda I)^-1 (G - H) W = (H + lambda I)^-1 (G + lambda I) W`, the minimiser of
+///   `||X W - Xq V||^2 + lambda ||V - W||^2`. Then damped OPTQ on W* minimises
+///   `||X W - Xq Q||^2 + lambda ||W - Q||^2` (up to a constant it is `(Q - W*)^T (H + lambda I) (Q - W*)`),
+///   as damped classic OPTQ minimises `||Xq (W - Q)||^2 + lambda ||W - Q||^2`, and `W* = W` exactly
+///   when `Xq = X` (`(H + lambda I)^-1 G W` would instead shrink W when `G = H`). When the
+///   statistics say `Xq = X` (no Xq was ever given apart, or `G = H` entry for entry) nothing
+///   extra is computed; otherwise W* costs one product `(G - H) W` and one unit triangular solve
+///   with the factor already computed, no second factorization (`~1.5 n^2 N_out` multiply-adds).
+///   Dead features keep their columns of G: their share of `X W` is carried over to the live
+///   features; their own weights are zeroed as in classic OPTQ. `info.extra["objective_float_outputs"]`
+///   is 1.
+/// - `QuantizedInputs`: classic OPTQ/GPTQ, `||Xq (W - Q)||_F^2` with W itself (X is ignored);
+///   `info.extra["objective_float_outputs"]` is 0.
+/// Either way the grid (steps, zero points) is fitted to the original W, as for every method;
+/// dynamic groups are refitted from the error-updated weights, which start from W*. An
+/// accumulator constraint sees the values of the pass (from W*), but its soft threshold is the
+/// one it was built with, from the original W: the threshold shares the grid's W, W* differs
+/// from W only by the correction of the upstream error, and the hard constraint holds whatever
+/// the target. A failed factorization falls back to round-to-nearest of W.
 ///
 /// - Dead features (`H_tt <= dead_tolerance * max H_ss`) get a unit diagonal and zero weights
 ///   before damping, as in GPTQ: they are rounded from 0 and take no part in the feedback.
@@ -171,7 +262,8 @@ OptqFeedback<Scalar> optq_feedback(const Eigen::Matrix<Acc, Eigen::Dynamic, Eige
 /// \tparam Rounding `Nearest` (GPTQ) or `StochasticRounding`.
 /// \tparam Constraint `NoConstraint` or an accumulator constraint (it sees the values `w'_t`).
 /// Complexity: `n^3/3` (factorization) `+ n^2 N_out` multiply-adds (`n = N_in`), in GEMM-like
-/// kernels; dynamic groups of size g add `n g N_out / 2`. Memory `O(N_in^2 + N_in N_out)`.
+/// kernels, plus `1.5 n^2 N_out` for W* when `Xq != X` under `FloatOutputs`; dynamic groups of
+/// size g add `n g N_out / 2`. Memory `O(N_in^2 + N_in N_out)`.
 template <class Scalar, class Rounding = Nearest, class Constraint = NoConstraint>
 class Optq {
   static_assert(std::is_floating_point<Scalar>::value, "Optq computes in a floating-point type: use float or double.");
@@ -232,11 +324,14 @@ class Optq {
     const auto perm = feature_permutation(m_options.order, stats.H().diagonal());
     auto fb = detail::optq_feedback<Scalar>(stats.H(), perm, dead, m_options);
 
+    const bool float_outputs = m_options.objective == OptqObjective::FloatOutputs;
+
     Result<Scalar> r;
     r.info.dead_inputs = Index(std::count(dead.begin(), dead.end(), true));
     r.info.extra["damping"] = fb.damping;
     r.info.extra["damping_lambda"] = fb.lambda;
     r.info.extra["damping_retries"] = fb.retries;
+    r.info.extra["objective_float_outputs"] = float_outputs ? 1.0 : 0.0;
     if (!fb.ok) {
       r = msq(W, grid, m_round);
       r.info.status = Info::Failed;
@@ -247,6 +342,7 @@ class Optq {
       r.info.extra["damping"] = fb.damping;
       r.info.extra["damping_lambda"] = fb.lambda;
       r.info.extra["damping_retries"] = fb.retries;
+      r.info.extra["objective_float_outputs"] = float_outputs ? 1.0 : 0.0;
       r.info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return r;
     }
@@ -267,6 +363,9 @@ class Optq {
       Bp = Wp.middleCols(c0, w);
       Bp.noalias() += F.template triangularView<Eigen::StrictlyLower>() * Wp.middleCols(c0, w);
     });
+    // The float-outputs objective: the targets of W* instead of W (nothing to do when Xq = X).
+    if (float_outputs && !detail::optq_same_inputs(stats))
+      detail::optq_add_output_correction(stats, W, perm, dead, fb, m_options.engine, B);
 
     ScanGroups<Scalar> groups;
     if (refit) {

@@ -16,8 +16,18 @@
 namespace pathq_tool {
 
 /// Options: `--damp D` (relative damping, default 0.01), `--damp-retries R` (default 4),
-/// `--act-order`, `--grid KIND`, `--group-size G`, `--static-groups`, `--block B`, `--threads T`.
+/// `--act-order`, `--grid KIND`, `--group-size G`, `--static-groups`, `--block B`, `--threads T`,
+/// `--objective outputs|inputs` (what the error feedback minimises when `--quantized-inputs` differ
+/// from `--inputs`: `||XW - XqQ||`, the default, or classic OPTQ's `||Xq (W - Q)||`; the report's
+/// `objective` says which).
 struct OptqMethod {
+  static pathq::OptqObjective objective(const Args& a) {
+    const std::string o = a.text("objective").value_or("outputs");
+    if (o == "outputs") return pathq::OptqObjective::FloatOutputs;
+    if (o == "inputs") return pathq::OptqObjective::QuantizedInputs;
+    throw UsageError{"--objective must be 'outputs' or 'inputs', got '" + o + "'"};
+  }
+
   template <class Scalar>
   static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in,
                                    const pathq::Alphabet<Scalar>& common) {
@@ -29,6 +39,7 @@ struct OptqMethod {
     }
     if (auto r = a.integer("damp-retries", 0, 30)) opt.max_damping_retries = int(*r);
     if (a.has("act-order")) opt.order = pathq::FeatureOrder::DescendingEnergy;
+    opt.objective = objective(a);
     opt.static_groups = a.has("static-groups");
     if (opt.static_groups && !a.has("group-size")) throw UsageError{"--static-groups goes with --group-size"};
     const auto alphabet = grid_alphabet(a, common);
@@ -53,12 +64,15 @@ struct OptqMethod {
     out.extra["feature_order"] = pathq::to_string(opt.order);
     out.extra["groups"] = r.grid.group_size == 0 ? "none" : (opt.static_groups ? "static" : "dynamic");
     out.extra["block"] = opt.engine.block_size;
+    out.extra["objective"] = opt.objective == pathq::OptqObjective::FloatOutputs ? "outputs" : "inputs";
     const double lambda = r.info.extra.count("damping_lambda") ? r.info.extra.at("damping_lambda") : 0.0;
     ReportedBound b{"optq_unsaturated", pathq::bounds::optq_unsaturated(r.grid, in.stats->H().diagonal(), lambda),
                     true, "(1/4) sum_t step_t^2 (H_tt + lambda) per neuron; needs Xq = X and no saturated step"};
     if (in.quantized_inputs || r.info.saturated > 0 || r.info.status == pathq::Info::Failed) {
       b.applicable = false;
-      b.note = in.quantized_inputs ? "does not apply: Xq differs from X (OPTQ minimises ||Xq (W - Q)||)"
+      b.note = in.quantized_inputs ? (opt.objective == pathq::OptqObjective::QuantizedInputs
+                                          ? "does not apply: Xq differs from X (OPTQ minimises ||Xq (W - Q)||)"
+                                          : "does not apply: Xq differs from X")
                : r.info.saturated > 0 ? "does not apply: some steps saturated"
                                       : "does not apply: the factorization failed";
     }
@@ -68,7 +82,7 @@ struct OptqMethod {
     return out;
   }
   static MethodSpec spec() {
-    std::set<std::string> valued = {"damp", "damp-retries", "block", "threads"};
+    std::set<std::string> valued = {"damp", "damp-retries", "block", "threads", "objective"};
     for (const auto& g : grid_valued_options()) valued.insert(g);
     for (const auto& f : axe_valued_options()) valued.insert(f);
     std::set<std::string> switches = {"act-order", "static-groups"};
