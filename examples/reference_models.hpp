@@ -3,6 +3,7 @@
 #define PATHQ_EXAMPLES_REFERENCE_MODELS_HPP
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -87,6 +88,76 @@ inline Recipe residual_mlp_recipe() {
   r.train.epochs = 2;
   r.train_images = 30000;
   r.summary = "residual MLP 784-256-[256-256]-[128-128 + projection]-10, Adam (lr 1e-3 decaying linearly to 0, batch 128), 2 epochs on 30,000 images";
+  return r;
+}
+
+/// A deep depthwise-separable network of the kind deployed on small devices (MobileNet-style:
+/// batch norms, hard-swish, identity residuals), for 1 x 28 x 28 inputs:
+/// - stem: conv 1->16 (3x3, stride 2, pad 1) to 16 x 14 x 14, batch norm, hard-swish;
+/// - depthwise-separable blocks: a depthwise 3x3 conv (groups = channels, pad 1), batch norm,
+///   hard-swish, a pointwise 1x1 conv, batch norm. With stride 1 an identity residual wraps the
+///   block and hard-swish follows the sum; with stride 2 (downsampling) the pointwise conv
+///   widens the channels and hard-swish follows. Blocks: 16 (14x14), 16->32 (to 7x7), 32,
+///   32->64 (to 4x4), 64, 64;
+/// - global average pooling (4x4), flatten, dense 64->10.
+/// 14 quantizable layers: the stem, 6 depthwise and 6 pointwise convs, the dense layer. The convs
+/// have no bias (their batch norms shift); batch norms start at gamma 1, beta 0, mean 0, var 1.
+/// Adam (lr 4e-3 decaying linearly to 0, batch 128), batch norms trained with batch statistics
+/// (momentum 0.1), 5 epochs on the first 55,000 training images.
+inline Recipe dsnet_recipe() {
+  Recipe r;
+  r.name = "dsnet";
+  r.architecture = [] {
+    using Index = Eigen::Index;
+    pathq::Sequential<float> net({1, 28, 28});
+    std::uint64_t seed = 41;
+    const pathq::Activation hswish{pathq::ActivationKind::HardSwish};
+    auto conv = [&](const pathq::ConvGeometry& g) {
+      pathq::Conv2d<float> c = init_conv(g, seed++);
+      c.b.resize(0);
+      return c;
+    };
+    auto bn = [](Index c) {
+      pathq::BatchNorm<float> n;
+      n.gamma = n.var = Eigen::VectorXf::Ones(c);
+      n.beta = n.mean = Eigen::VectorXf::Zero(c);
+      return n;
+    };
+    auto depthwise = [&](Index c, Index stride) {
+      net.add(conv({c, c, 3, 3, stride, stride, 1, 1, 1, 1, c})).add(bn(c)).add(hswish);
+    };
+    auto pointwise = [&](Index c_in, Index c_out) {
+      net.add(conv({c_in, c_out, 1, 1, 1, 1, 0, 0, 1, 1, 1})).add(bn(c_out));
+    };
+    auto residual_block = [&](Index c) {
+      net.add(pathq::ResidualBegin{});
+      depthwise(c, 1);
+      pointwise(c, c);
+      net.add(pathq::ResidualEnd<float>{}).add(hswish);
+    };
+    auto downsample_block = [&](Index c_in, Index c_out) {
+      depthwise(c_in, 2);
+      pointwise(c_in, c_out);
+      net.add(hswish);
+    };
+    net.add(conv({1, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1})).add(bn(16)).add(hswish);
+    residual_block(16);
+    downsample_block(16, 32);
+    residual_block(32);
+    downsample_block(32, 64);
+    residual_block(64);
+    residual_block(64);
+    net.add(pathq::Pool2d{pathq::PoolKind::Average, 4, 4, 0, 0, 0, 0}).add(pathq::Flatten{})
+        .add(init_dense(64, 10, seed++));
+    return net;
+  };
+  r.train.epochs = 5;
+  r.train.learning_rate = 4e-3;
+  r.train_images = 55000;
+  r.summary = "depthwise-separable CNN: conv 1->16 3x3 stride 2, BN, hswish; blocks dw3x3-BN-hswish-pw1x1-BN, "
+              "then hswish: 16 (+identity), 16->32 (stride 2), 32 (+identity), 32->64 (stride 2), 64 (+identity), "
+              "64 (+identity); global avgpool, 64-10; Adam (lr 4e-3 decaying linearly to 0, batch 128), BN on batch "
+              "statistics (momentum 0.1), 5 epochs on the first 55,000 images";
   return r;
 }
 

@@ -1,7 +1,8 @@
-// Trains (or reads from the cache) the three reference networks and prints how to quantize each
-// with the command-line tool: the MLP, the CNN and the residual MLP of reference_models.hpp.
+// Trains (or reads from the cache) the reference networks and prints how to quantize each with
+// the command-line tool: the MLP, the CNN, the residual MLP and the depthwise-separable network
+// (batch norms, hard-swish, residuals) of reference_models.hpp.
 //
-// Usage: train_reference_models        (about 3 minutes of CPU time on the first run)
+// Usage: train_reference_models        (about 7 minutes of CPU time on the first run)
 #include <cstdio>
 #include <vector>
 
@@ -17,7 +18,7 @@ int main() {
   }
   const LabelledImages train = load_fashion_mnist(true), test = load_fashion_mnist(false);
   const std::string d = fashion_mnist_dir();
-  for (const Recipe& r : std::vector<Recipe>{mlp_recipe(), cnn_recipe(), residual_mlp_recipe()}) {
+  for (const Recipe& r : std::vector<Recipe>{mlp_recipe(), cnn_recipe(), residual_mlp_recipe(), dsnet_recipe()}) {
     const ReferenceModel m = reference_model(r, train);
     std::printf("%-7s test accuracy %.2f%%  (%s)\n        %s\n", r.name.c_str(),
                 100 * m.net.accuracy(test.images, test.labels), m.from_cache ? "cached" : "trained now",

@@ -72,7 +72,7 @@ inline std::pair<long long, long long> pair_field(const nlohmann::json& e, const
 ///   "<name>.weight" and "<name>.bias"; the weight is transposed on load (pathq's W is N_in x N_out);
 /// - "conv2d": weight (C_out, C_in/groups, kh, kw), optional bias; "stride", "padding", "dilation"
 ///   (integer or [h, w]), "groups";
-/// - "relu", "leaky_relu" ("negative_slope"), "hardtanh", "tanh", "sigmoid", "identity";
+/// - "relu", "leaky_relu" ("negative_slope"), "hardtanh", "tanh", "sigmoid", "hardswish", "identity";
 /// - "maxpool2d", "avgpool2d": "kernel_size", "stride" (default = kernel), "padding";
 /// - "flatten"; "batchnorm" (or "batchnorm1d", "batchnorm2d"): tensors weight, bias, running_mean,
 ///   running_var, "eps" (default 1e-5);
@@ -229,13 +229,14 @@ inline LoadedNetwork load_network(const std::string& description_path, const pat
         layer = conv(out.net.output_shape());
         quantizable = true;
       } else if (type == "relu" || type == "leaky_relu" || type == "hardtanh" || type == "tanh" || type == "sigmoid" ||
-                 type == "identity") {
+                 type == "hardswish" || type == "identity") {
         pathq::Activation a;
         a.kind = type == "relu"         ? pathq::ActivationKind::Relu
                  : type == "leaky_relu" ? pathq::ActivationKind::LeakyRelu
                  : type == "hardtanh"   ? pathq::ActivationKind::HardTanh
                  : type == "tanh"       ? pathq::ActivationKind::Tanh
                  : type == "sigmoid"    ? pathq::ActivationKind::Sigmoid
+                 : type == "hardswish"  ? pathq::ActivationKind::HardSwish
                                         : pathq::ActivationKind::Identity;
         if (type == "leaky_relu") {
           allowed.insert("negative_slope");
@@ -290,10 +291,10 @@ inline LoadedNetwork load_network(const std::string& description_path, const pat
           else fail("\"projection\" must be \"linear\" or \"conv2d\"");
           quantizable = true;
         }
-        layer = r;
+        layer.emplace<pathq::ResidualEnd<float>>(std::move(r));  // in place: no temporary variant
       } else {
-        fail("unknown layer type (known: linear, conv2d, relu, leaky_relu, hardtanh, tanh, sigmoid, identity, "
-             "maxpool2d, avgpool2d, flatten, batchnorm, residual_begin, residual_end)");
+        fail("unknown layer type (known: linear, conv2d, relu, leaky_relu, hardtanh, tanh, sigmoid, hardswish, "
+             "identity, maxpool2d, avgpool2d, flatten, batchnorm, residual_begin, residual_end)");
       }
     } catch (const nlohmann::json::exception& x) {
       fail(std::string("bad value: ") + x.what());

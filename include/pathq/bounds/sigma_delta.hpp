@@ -133,32 +133,41 @@ inline void check_network(const char* where, const std::vector<bounds::LayerPert
 namespace bounds {
 
 
-/// Feed-forward network `a_l = rho(W_l^T a_{l-1} + b_l)`, `a_0 = x`, rho 1-Lipschitz with
-/// `rho(0) = 0` (ReLU, tanh, ...), and its quantized copy with `W_q, b_q` (ALGORITHMS.md §5(e);
-/// the shape of Czaja-Na's feed-forward lemma). From
-/// `||a_l - a^_l|| <= ||W_q,l|| ||a_{l-1} - a^_{l-1}|| + ||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||`:
+/// Feed-forward network `a_l = rho(W_l^T a_{l-1} + b_l)`, `a_0 = x`, rho `lipschitz`-Lipschitz
+/// (1 for ReLU, tanh, ...; 3/2 for hard-swish: see `pathq::lipschitz_constant`), and its quantized
+/// copy with `W_q, b_q` (ALGORITHMS.md §5(e); the shape of Czaja-Na's feed-forward lemma). From
+/// `||a_l - a^_l|| <= Lip (||W_q,l|| ||a_{l-1} - a^_{l-1}|| + ||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||)`:
 ///
-///     ||a_L - a^_L|| <= sum_l (prod_{k>l} ||W_q,k||) (||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||).
+///     ||a_L - a^_L|| <= sum_l Lip^(L-l+1) (prod_{k>l} ||W_q,k||) (||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||).
 ///
 /// \param layers the L layers in order. \param activation_norms `||a_{l-1}||` of the float
 /// network for l = 1..L (`||x||` first), or upper bounds such as `||a_l|| <= ||W_l|| ||a_{l-1}|| + ||b_l||`.
+/// \param lipschitz the activations' Lipschitz constant (the largest, when they differ), finite
+///        and >= 0; a bound computed with 1 does not hold for activations such as hard-swish.
 inline double network_feedforward(const std::vector<LayerPerturbation>& layers,
-                                  const std::vector<double>& activation_norms) {
+                                  const std::vector<double>& activation_norms, double lipschitz = 1.0) {
   ::pathq::detail::check_network("bounds::network_feedforward", layers, activation_norms);
+  PATHQ_CHECK(std::isfinite(lipschitz) && lipschitz >= 0, "bounds::network_feedforward",
+              "lipschitz must be finite and >= 0, got ", lipschitz);
   double e = 0;  // the bound on ||a_l - a^_l||, layer by layer
   for (std::size_t l = 0; l < layers.size(); ++l)
-    e = layers[l].quantized_norm * e + layers[l].weight_error * activation_norms[l] + layers[l].bias_error;
+    e = lipschitz *
+        (layers[l].quantized_norm * e + layers[l].weight_error * activation_norms[l] + layers[l].bias_error);
   return e;
 }
 
 /// Residual network `a_l = a_{l-1} + rho(W_l^T a_{l-1} + b_l)` (square W_l): the same sum with the
-/// products `prod_{k>l} (1 + ||W_q,k||)` (ALGORITHMS.md §5(e)).
+/// products `prod_{k>l} (1 + Lip ||W_q,k||)` (ALGORITHMS.md §5(e)); `lipschitz` as for
+/// `network_feedforward`.
 inline double network_residual(const std::vector<LayerPerturbation>& layers,
-                               const std::vector<double>& activation_norms) {
+                               const std::vector<double>& activation_norms, double lipschitz = 1.0) {
   ::pathq::detail::check_network("bounds::network_residual", layers, activation_norms);
+  PATHQ_CHECK(std::isfinite(lipschitz) && lipschitz >= 0, "bounds::network_residual",
+              "lipschitz must be finite and >= 0, got ", lipschitz);
   double e = 0;
   for (std::size_t l = 0; l < layers.size(); ++l)
-    e = (1.0 + layers[l].quantized_norm) * e + layers[l].weight_error * activation_norms[l] + layers[l].bias_error;
+    e = (1.0 + lipschitz * layers[l].quantized_norm) * e +
+        lipschitz * (layers[l].weight_error * activation_norms[l] + layers[l].bias_error);
   return e;
 }
 

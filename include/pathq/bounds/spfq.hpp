@@ -135,29 +135,35 @@ inline double spfq_no_clipping_probability(double p, double N, double n_in, doub
   return std::max(0.0, 1.0 - std::sqrt(2.0) * n_in * n_out * std::pow(N, -p));
 }
 
-/// The full-network bound of ALGORITHMS.md §2(e) for 1-Lipschitz activations (ReLU) and
-/// alignment of order infinity. Layer i's algorithm error `e_i = ||X^(i-1) W^(i) - Xq^(i-1) Q^(i)||_F`
-/// obeys `e_i <= ||W^(i)||_2 e_(i-1) + eps_i`, `eps_i = ||Xq^(i-1) (W~^(i) - Q^(i))||_F`, because the
-/// alignment residual is `(I - P)(X - Xq) W` and `||X^(i) - Xq^(i)||_F <= e_i`. Unrolled:
+/// The full-network bound of ALGORITHMS.md §2(e) for `lipschitz`-Lipschitz activations (1 for
+/// ReLU; 3/2 for hard-swish, see `pathq::lipschitz_constant`) and alignment of order infinity.
+/// Layer i's algorithm error `e_i = ||X^(i-1) W^(i) - Xq^(i-1) Q^(i)||_F` obeys
+/// `e_i <= Lip ||W^(i)||_2 e_(i-1) + eps_i`, `eps_i = ||Xq^(i-1) (W~^(i) - Q^(i))||_F`, because the
+/// alignment residual is `(I - P)(X - Xq) W` and `||X^(i) - Xq^(i)||_F <= Lip e_i`. Unrolled:
 ///
-///     ||Phi(X) - Phi~(X)||_F <= e_L <= sum_i (prod_{k > i} ||W^(k)||_2) eps_i.
+///     ||Phi(X) - Phi~(X)||_F <= e_L <= sum_i (prod_{k > i} Lip ||W^(k)||_2) eps_i.
 ///
 /// \param phase_two_errors `eps_1..eps_L` (measured, or per-layer bounds such as
 ///        `sqrt(TailBound::layer)`), each finite and >= 0.
 /// \param spectral_norms `||W^(1)||_2 .. ||W^(L)||_2` of the float weights (the first is not
 ///        used), each finite and >= 0; the same length.
+/// \param lipschitz the activations' Lipschitz constant (the largest, when they differ), finite
+///        and >= 0; a bound computed with 1 does not hold for activations such as hard-swish.
 /// \returns the bound on `e_L`. Complexity O(L).
-inline double spfq_network(const std::vector<double>& phase_two_errors, const std::vector<double>& spectral_norms) {
+inline double spfq_network(const std::vector<double>& phase_two_errors, const std::vector<double>& spectral_norms,
+                           double lipschitz = 1.0) {
   const char* where = "bounds::spfq_network";
   PATHQ_CHECK(phase_two_errors.size() == spectral_norms.size(), where, "got ", phase_two_errors.size(),
               " per-layer errors but ", spectral_norms.size(), " spectral norms");
+  PATHQ_CHECK(std::isfinite(lipschitz) && lipschitz >= 0, where, "lipschitz must be finite and >= 0, got ",
+              lipschitz);
   double e = 0;
   for (std::size_t i = 0; i < phase_two_errors.size(); ++i) {
     PATHQ_CHECK(std::isfinite(phase_two_errors[i]) && phase_two_errors[i] >= 0, where,
                 "the error of layer ", i + 1, " must be finite and >= 0, got ", phase_two_errors[i]);
     PATHQ_CHECK(std::isfinite(spectral_norms[i]) && spectral_norms[i] >= 0, where,
                 "the spectral norm of layer ", i + 1, " must be finite and >= 0, got ", spectral_norms[i]);
-    e = (i == 0 ? 0.0 : spectral_norms[i] * e) + phase_two_errors[i];
+    e = (i == 0 ? 0.0 : lipschitz * spectral_norms[i] * e) + phase_two_errors[i];
   }
   return e;
 }

@@ -82,9 +82,12 @@ struct Conv2d {
   }
 };
 
-/// Element-wise activations. All are 1-Lipschitz (sigmoid: 1/4), as the network error bounds
-/// assume; `LeakyRelu` needs its slope in [0, 1].
-enum class ActivationKind { Identity, Relu, LeakyRelu, HardTanh, Tanh, Sigmoid };
+/// Element-wise activations. All but `HardSwish` are 1-Lipschitz (sigmoid: 1/4; `LeakyRelu`
+/// needs its slope in [0, 1]); hard-swish, `x min(max(x + 3, 0), 6) / 6` (MobileNetV3), has
+/// Lipschitz constant 3/2 (its slope reaches 3/2 just below x = 3). The network error bounds
+/// (`bounds::network_feedforward`, `bounds::network_residual`, `bounds::spfq_network`) take the
+/// constant as an argument: pass `lipschitz_constant` of the network's activations.
+enum class ActivationKind { Identity, Relu, LeakyRelu, HardTanh, Tanh, Sigmoid, HardSwish };
 
 inline const char* to_string(ActivationKind k) {
   switch (k) {
@@ -94,6 +97,7 @@ inline const char* to_string(ActivationKind k) {
     case ActivationKind::HardTanh: return "hardtanh";
     case ActivationKind::Tanh: return "tanh";
     case ActivationKind::Sigmoid: return "sigmoid";
+    case ActivationKind::HardSwish: return "hardswish";
   }
   return "unknown";
 }
@@ -116,6 +120,7 @@ struct Activation {
       case ActivationKind::HardTanh: return std::min(Scalar(1), std::max(Scalar(-1), x));
       case ActivationKind::Tanh: return std::tanh(x);
       case ActivationKind::Sigmoid: return Scalar(1) / (Scalar(1) + std::exp(-x));
+      case ActivationKind::HardSwish: return x * std::min(std::max(x + Scalar(3), Scalar(0)), Scalar(6)) / Scalar(6);
     }
     return x;
   }
@@ -125,6 +130,17 @@ struct Activation {
     return A.unaryExpr([this](Scalar x) { return apply(x); });
   }
 };
+
+/// The smallest `L` with `|f(x) - f(y)| <= L |x - y|` for activation `a`: 1 for identity, ReLU,
+/// leaky ReLU (slope in [0, 1]), hard-tanh and tanh; 1/4 for sigmoid; 3/2 for hard-swish.
+inline double lipschitz_constant(const Activation& a) {
+  switch (a.kind) {
+    case ActivationKind::Sigmoid: return 0.25;
+    case ActivationKind::HardSwish: return 1.5;
+    case ActivationKind::LeakyRelu: return std::max(1.0, std::abs(a.slope));
+    default: return 1.0;
+  }
+}
 
 enum class PoolKind { Max, Average };
 

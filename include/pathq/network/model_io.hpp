@@ -247,7 +247,7 @@ void add_quantized_tensors(io::SafetensorsFile& file, const NetworkQuantization<
 /// The network's architecture as the JSON description that `pathq model --network` reads:
 /// `{"input_shape": [C, H, W], "layers": [{"type": ..., "name": ..., options}, ...]}` with types
 /// linear, conv2d (stride, padding, dilation, groups), relu / leaky_relu (negative_slope) /
-/// hardtanh / tanh / sigmoid / identity, maxpool2d / avgpool2d (kernel_size, stride, padding),
+/// hardtanh / tanh / sigmoid / hardswish / identity, maxpool2d / avgpool2d (kernel_size, stride, padding),
 /// flatten, batchnorm (eps), residual_begin, residual_end (projection: linear or conv2d). Shapes
 /// of weights are not repeated: they come from the tensors (`<name>.weight`, PyTorch layouts).
 /// \param input_scale written as `"input_scale"` when not 1: the factor the network's inputs
