@@ -53,6 +53,13 @@ Net small_mlp() {
   return net;
 }
 
+// The quantizable places of small_mlp: its layer index, and whether it is the shortcut projection.
+struct Site {
+  Eigen::Index layer;
+  bool shortcut;
+};
+const Site kMlpSites[] = {{0, false}, {3, false}, {4, true}, {6, false}};
+
 // A method that records what it is handed and otherwise runs GPFQ.
 struct Captured {
   std::string name;
@@ -96,10 +103,7 @@ TEST_CASE("driver: every layer gets X from the float and Xq from the quantized n
   const auto q = pathq::quantize_network(net, X, opt);
   REQUIRE(log->size() == 4);
   REQUIRE(q.layers.size() == 4);
-  const struct {
-    Eigen::Index layer;
-    bool shortcut;
-  } sites[] = {{0, false}, {3, false}, {4, true}, {6, false}};
+  const auto& sites = kMlpSites;
   for (std::size_t k = 0; k < 4; ++k) {
     const Batch Xf = inputs_at(net, X, sites[k].layer, sites[k].shortcut);
     const Batch Xq = inputs_at(q.network, X, sites[k].layer, sites[k].shortcut);
@@ -140,6 +144,101 @@ TEST_CASE("driver: every layer gets X from the float and Xq from the quantized n
   REQUIRE(q.layers[0].bound->applicable);
   REQUIRE(q.layers[0].error <= q.layers[0].bound->error);
   REQUIRE_FALSE(q.layers[1].bound->applicable);
+}
+
+TEST_CASE("driver: independent mode hands every layer its float inputs alone", "[network][driver]") {
+  const Net net = small_mlp();
+  const Batch X = gaussian(200, 10, 23);
+  auto log = std::make_shared<std::vector<Captured>>();
+  pathq::NetworkQuantizerOptions<double> opt;
+  opt.method = capturing(log);
+  opt.alphabet = pathq::Alphabet<double>::from_bits(3, pathq::StepRule::column_radius(1.0));
+  opt.batch_size = 64;
+  opt.sequential = false;
+  const auto q = pathq::quantize_network(net, X, opt);
+  REQUIRE(log->size() == 4);
+  const auto& sites = kMlpSites;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const Batch Xf = inputs_at(net, X, sites[k].layer, sites[k].shortcut);
+    const Captured& c = (*log)[k];
+    INFO("site " << k);
+    REQUIRE_FALSE(c.quantized_inputs);
+    REQUIRE_FALSE(q.layers[k].quantized_inputs);
+    REQUIRE((c.H - Xf.transpose() * Xf).cwiseAbs().maxCoeff() < 1e-9 * (1 + c.H.cwiseAbs().maxCoeff()));
+    REQUIRE((c.G - c.K).cwiseAbs().maxCoeff() == 0);
+    REQUIRE(q.layers[k].relative_error_upstream == 0);
+    // With Xq = X the error against the float outputs is the error against X.
+    REQUIRE(q.layers[k].relative_error_on_x == Approx(q.layers[k].relative_error).epsilon(1e-9));
+  }
+  // The quantized network is still assembled from every layer's quantized weights.
+  const auto& d = std::get<pathq::Dense<double>>(q.network.layer(6));
+  REQUIRE((d.W - std::get<pathq::Dense<double>>(net.layer(6)).W).norm() > 0);
+}
+
+TEST_CASE("driver: per-layer errors against X, against the float outputs, and upstream", "[network][driver]") {
+  const Net net = small_mlp();
+  const Batch X = gaussian(150, 10, 25);
+  pathq::NetworkQuantizerOptions<double> opt;
+  opt.method = pathq::layer_methods::gpfq<double>();
+  opt.alphabet = pathq::Alphabet<double>::from_bits(2, pathq::StepRule::column_radius(1.0));
+  const auto q = pathq::quantize_network(net, X, opt);
+  const auto& sites = kMlpSites;
+  for (std::size_t k = 0; k < 4; ++k) {
+    INFO("site " << k);
+    // Direct products on the layer's inputs, against the report's figures from the statistics.
+    const Batch Xf = inputs_at(net, X, sites[k].layer, sites[k].shortcut);
+    const Batch Xq = inputs_at(q.network, X, sites[k].layer, sites[k].shortcut);
+    const Eigen::Index i = sites[k].layer;
+    auto weights = [&](const Net& n) -> Eigen::MatrixXd {
+      const auto& L = n.layer(i);
+      if (sites[k].shortcut) return std::get<pathq::Dense<double>>(std::get<pathq::ResidualEnd<double>>(L).shortcut).W;
+      return std::get<pathq::Dense<double>>(L).W;
+    };
+    const Eigen::MatrixXd W = weights(net), Q = weights(q.network);
+    const double ref = (Xf * W).squaredNorm();
+    REQUIRE(q.layers[k].relative_error_on_x == Approx((Xf * (W - Q)).squaredNorm() / ref).epsilon(1e-8));
+    REQUIRE(q.layers[k].relative_error_upstream == Approx((Xf * W - Xq * W).squaredNorm() / ref).margin(1e-12));
+    REQUIRE(q.layers[k].relative_error == Approx((Xf * W - Xq * Q).squaredNorm() / ref).epsilon(1e-8));
+    if (k > 0) REQUIRE(q.layers[k].relative_error_upstream > 0);
+  }
+}
+
+TEST_CASE("grid choice: searches by the method's error never lose to no search", "[network][grid_choice]") {
+  const Batch X = gaussian(120, 24, 51);
+  const Batch Xq = X + 0.1 * gaussian(120, 24, 52);
+  const Eigen::MatrixXd W = gaussian(24, 10, 53);
+  pathq::LayerStats<double> stats(24);
+  stats.add(X, Xq);
+  const auto alphabet = pathq::Alphabet<double>::from_bits(3, pathq::StepRule::column_radius(1.0));
+  auto error = [&](const pathq::Result<double>& r) { return pathq::layer_error(stats, W, r.values()).error(); };
+  pathq::GridChoiceOptions none, radius, column, polish;
+  radius.search = pathq::ScaleSearch::Radius;
+  column.search = pathq::ScaleSearch::Column;
+  polish.refine_passes = 4;
+  polish.refit_steps = true;
+  const pathq::Gpfq<double> gpfq;
+  const pathq::Optq<double> optq;
+  for (int m = 0; m < 2; ++m) {
+    INFO((m ? "optq" : "gpfq"));
+    auto run = [&](const pathq::GridChoiceOptions& o) {
+      return m ? pathq::quantize_with_grid_choice(optq, W, stats, alphabet, o)
+               : pathq::quantize_with_grid_choice(gpfq, W, stats, alphabet, o);
+    };
+    const auto r0 = run(none), rr = run(radius), rc = run(column), rp = run(polish);
+    // No search is the method on the alphabet's grid, exactly.
+    const auto direct = m ? optq.quantize(W, stats, alphabet) : gpfq.quantize(W, stats, alphabet);
+    REQUIRE(r0.codes == direct.codes);
+    const double e0 = error(r0);
+    REQUIRE(error(rr) <= e0 * (1 + 1e-12));
+    REQUIRE(error(rc) <= error(rr) * (1 + 1e-12));
+    REQUIRE(error(rp) <= e0 * (1 + 1e-12));
+    REQUIRE(error(rc) < e0);  // on this problem the search finds something better
+  }
+  REQUIRE(pathq::scale_search_from_string("column") == pathq::ScaleSearch::Column);
+  REQUIRE_THROWS_WITH(pathq::scale_search_from_string("max"), Catch::Contains("'max'"));
+  pathq::GridChoiceOptions bad;
+  bad.refine_passes = -1;
+  REQUIRE_THROWS_WITH(bad.validate(), Catch::Contains("refine_passes"));
 }
 
 TEST_CASE("driver: convolutions are lowered by im2col, one problem per group", "[network][driver][conv]") {

@@ -1,5 +1,5 @@
-"""pathq layer --scale-search: a NumPy transcription of the clip search, the radius search's report,
-and bad input."""
+"""pathq layer --scale-search: a NumPy transcription of the clip search, the radius and column
+searches' reports, the defaults, and bad input."""
 from cli_support import fails, np, ok, path, report, save
 
 rng = np.random.default_rng(5)
@@ -69,10 +69,27 @@ assert r5["error"] <= report(path("r6.json"))["error"]
 s6 = np.array(report(path("r6.json"))["step"])
 assert np.allclose(np.array(r5["step"]), s6 * r5["radius_scale"], rtol=1e-12)
 
-# Default: clip when the tool picks the scale (no --step, no --scale), none when the step is given.
+# Column search: each neuron's C from the same candidates, by the error the method reaches; never
+# worse than the radius search (the best single C) nor than no search.
+ok(*common, "--method", "gpfq", "--inputs", Xp, "--scale-search", "column", "--out", path("q10.npy"),
+   "--report", path("r10.json"))
+r10 = report(path("r10.json"))
+assert r10["scale_search"] == "column"
+assert len(r10["column_scale"]) == N_out
+assert all(c in r10["radius_candidates"] for c in r10["column_scale"])
+assert r10["radius_errors"] == r5["radius_errors"]
+assert r10["error"] <= r5["error"] * (1 + 1e-12), (r10["error"], r5["error"])
+s10 = np.array(r10["step"])
+assert np.allclose(s10, s6 * np.array(r10["column_scale"]), rtol=1e-12)
+
+# Default: no search, and the per-column step rule with C = 1 (the plain rule), for every method.
 ok("layer", "--method", "msq", "--precision", "double", "--weights", Wp, "--bits", "3", "--out", path("q7.npy"),
    "--report", path("r7.json"))
-assert report(path("r7.json"))["scale_search"] == "clip"
+r7 = report(path("r7.json"))
+assert r7["scale_search"] == "none"
+assert np.allclose(np.array(r7["step"]), np.abs(W).max(axis=0) / 3, rtol=1e-15)
+ok(*common, "--method", "msq", "--out", path("q7b.npy"))
+assert np.array_equal(np.load(path("q7.npy")), np.load(path("q7b.npy"))), "the default is --scale 1 --step-rule column"
 ok("layer", "--method", "msq", "--precision", "double", "--weights", Wp, "--bits", "3", "--step", "0.5",
    "--out", path("q8.npy"), "--report", path("r8.json"))
 assert report(path("r8.json"))["scale_search"] == "none"
@@ -82,9 +99,11 @@ assert report(path("r9.json"))["scale_search"] == "none"
 
 # Bad input.
 outs = [path("bad.npy")]
-fails("--scale-search must be 'none', 'clip' or 'radius', got 'max'", *common, "--method", "msq",
+fails("--scale-search must be 'none', 'clip', 'radius' or 'column', got 'max'", *common, "--method", "msq",
       "--scale-search", "max", "--out", path("bad.npy"), outputs=outs)
 fails("--scale-search radius needs --inputs", *common, "--method", "msq", "--scale-search", "radius",
+      "--out", path("bad.npy"), outputs=outs)
+fails("--scale-search column needs --inputs", *common, "--method", "msq", "--scale-search", "column",
       "--out", path("bad.npy"), outputs=outs)
 fails("--scale-search applies to --method msq, gpfq and optq", *common, "--method", "spfq", "--inputs", Xp,
       "--scale-search", "clip", "--out", path("bad.npy"), outputs=outs)

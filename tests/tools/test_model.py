@@ -96,7 +96,8 @@ def rebuild(q, meta, name):
     return (codes - zero[:, None]) * step[:, None]
 
 
-# MSQ: every code equals round-half-up of W / step, step from the layer radius rule (C = 1, 3 bits).
+# MSQ: every code equals round-half-up of W / step, with the default step rule: one step per neuron,
+# its largest level at the neuron's max |w| (3 bits).
 out = path("q_msq.safetensors")
 rep = path("rep_msq.json")
 ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "msq", "--bits", "3",
@@ -107,11 +108,11 @@ assert meta["pathq.method"] == "msq"
 for name in ["0", "2", "4"]:
     W = T[name + ".weight"]  # (N_out, N_in): one neuron per row
     K = 3
-    step = np.float32(np.mean(np.abs(W).max(axis=1)) / K)
+    step = (np.abs(W).max(axis=1) / np.float32(K)).astype(np.float32)[:, None]
     codes = np.clip(np.floor(W / step + np.float32(0.5)), -K, K)
     assert q[name + ".weight.codes"].dtype == np.int8
     assert np.array_equal(q[name + ".weight.codes"], codes.astype(np.int8)), name
-    assert np.allclose(q[name + ".weight.step"], step, rtol=1e-6)
+    assert np.allclose(q[name + ".weight.step"], step[:, 0], rtol=1e-6)
     assert np.array_equal(q[name + ".bias"], T[name + ".bias"])
 
 # The report: per-layer errors from X (float network) and Xq (quantized network), and accuracy.
@@ -130,6 +131,13 @@ for k, name in enumerate(["0", "2", "4"]):
     assert abs(L["relative_error"] - err / ref) <= 1e-4 * err / ref + 1e-9, (name, L["relative_error"], err / ref)
     assert L["quantized_inputs"] == (k > 0)
     assert L["samples"] == 300
+    # The layer's own error (float inputs on both sides) and what the earlier layers hand down.
+    on_x = np.sum((float_ins[k] @ (Wd - Qd)) ** 2) / ref
+    upstream = np.sum((float_ins[k] @ Wd - quant_ins[k] @ Wd) ** 2) / ref
+    assert abs(L["relative_error_on_x"] - on_x) <= 1e-4 * on_x + 1e-9, (name, L["relative_error_on_x"], on_x)
+    assert abs(L["relative_error_upstream"] - upstream) <= 1e-4 * upstream + 1e-9, (name, upstream)
+    assert (L["relative_error_upstream"] > 0) == (k > 0)
+assert r["mode"] == "sequential"
 yf, yq = forward(T, X[300:])[1], forward(Tq, X[300:])[1]
 m = r["model"]
 assert m["test_samples"] == 100
@@ -137,14 +145,18 @@ assert abs(m["output_relative_error"] - np.linalg.norm(yq - yf) / np.linalg.norm
 assert abs(m["float_accuracy"] - np.mean(np.argmax(yf, 1) == labels)) < 1e-12
 assert abs(m["quantized_accuracy"] - np.mean(np.argmax(yq, 1) == labels)) < 1e-12
 
-# GPFQ beats MSQ on every layer's error at the same alphabet; bias correction zeroes the mean gap.
+# GPFQ beats MSQ on the layers after the first at the same alphabet; bias correction zeroes the mean gap.
 rep_g = path("rep_gpfq.json")
 out_g = path("q_gpfq.safetensors")
 ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "gpfq", "--bits", "3",
    "--bias-correction", "--out", out_g, "--report", rep_g, "--quiet")
 rg = report(rep_g)
+# (The first layer has Xq = X: there GPFQ is held to its bound; after it, GPFQ corrects the error the
+# earlier layers hand down and MSQ cannot.)
+assert rg["layers"][0]["bound"]["applicable"] and rg["layers"][0]["bound"]["holds"]
 for k in range(3):
-    assert rg["layers"][k]["relative_error"] < r["layers"][k]["relative_error"], k
+    if k > 0:
+        assert rg["layers"][k]["relative_error"] < r["layers"][k]["relative_error"], k
     assert rg["layers"][k]["bias_corrected"]
 qg, meta_g = read_safetensors(out_g)
 Tg = dict(T)
@@ -159,6 +171,30 @@ for k, name in enumerate(["0", "2", "4"]):
 # The quantized file describes its network and reloads into the same tool.
 desc = json.loads(meta_g["pathq.network"])
 assert [l["type"] for l in desc["layers"]] == ["linear", "relu", "linear", "relu", "linear"]
+
+# Independent mode: every layer on its float inputs alone; the errors against X and against the
+# float outputs are then the same, and nothing is handed down.
+rep_i = path("rep_ind.json")
+ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "gpfq", "--bits", "3",
+   "--mode", "independent", "--out", path("q_ind.safetensors"), "--report", rep_i, "--quiet")
+ri = report(rep_i)
+assert ri["mode"] == "independent"
+for L in ri["layers"]:
+    assert not L["quantized_inputs"] and L["relative_error_upstream"] == 0
+    assert abs(L["relative_error_on_x"] - L["relative_error"]) <= 1e-9 + 1e-6 * L["relative_error"]
+fails("--mode must be 'sequential' or 'independent', got 'both'", "model", "--network", net, "--weights", weights,
+      "--calibration", cal, "--method", "gpfq", "--mode", "both", "--out", path("q_bad.safetensors"),
+      outputs=[path("q_bad.safetensors")])
+
+# The column search and polishing run in pathq model as in pathq layer: never worse on any layer's
+# error than the plain run with the same inputs (the first layer, whose inputs are the same).
+rep_c = path("rep_col.json")
+ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "gpfq", "--bits", "3",
+   "--scale-search", "column", "--refine-passes", "2", "--refit-steps", "--out", path("q_col.safetensors"),
+   "--report", rep_c, "--quiet")
+rc = report(rep_c)
+assert rc["layers"][0]["relative_error"] <= report(rep_i)["layers"][0]["relative_error"] * (1 + 1e-6)
+assert "refine_changes" in rc["layers"][0]
 
 # Per-layer settings: --skip keeps a layer in float, --layer-bits changes its alphabet, and the
 # description's own fields do the same.

@@ -29,7 +29,7 @@ inline const char* layer_usage() {
   return "usage: pathq layer --method NAME --weights W.npy [--inputs X.npy] [--quantized-inputs Xq.npy]\n"
          "                  [--levels K | --bits B] [--step DELTA | --scale C [--step-rule layer|column]]\n"
          "                  [--seed S] [--precision float|double] [--threads T] [method options]\n"
-         "                  [--scale-search none|clip|radius]  (msq, gpfq, optq)\n"
+         "                  [--scale-search none|clip|radius|column]  (msq, gpfq, optq)\n"
          "                  [--refine-passes P] [--refit-steps]  (msq, gpfq, spfq, optq; with --inputs)\n"
          "                  [--accumulator-bits P --input-bits N [--input-signed] [--tile T] [--unconstrained]]\n"
          "                                                     (AXE: gpfq, optq)\n"
@@ -87,7 +87,12 @@ pathq::Alphabet<Scalar> alphabet_from(const Args& a) {
   if (a.has("levels") && a.has("bits")) throw UsageError{"give --levels or --bits, not both"};
   if (a.has("step") && a.has("scale")) throw UsageError{"give --step or --scale, not both"};
   if (a.has("step-rule") && !a.has("scale")) throw UsageError{"--step-rule goes with --scale"};
-  pathq::StepRule rule = pathq::StepRule::layer_radius(1.0);
+  // Without --step or --scale: pathq's default step rule, each neuron's largest level at its own
+  // max |w| (the same as --scale 1 --step-rule column; the evidence is in docs/defaults.md). The
+  // pruning grids need one threshold for the layer, so --method prune keeps the layer rule.
+  // --scale C alone keeps its meaning: the layer rule with C.
+  const bool one_threshold = a.text("method").value_or("") == "prune";
+  pathq::StepRule rule = one_threshold ? pathq::StepRule::layer_radius(1.0) : pathq::StepRule::column_radius(1.0);
   if (auto d = a.real("step", true)) rule = pathq::StepRule::fixed(*d);
   if (auto c = a.real("scale", true)) {
     const std::string r = a.text("step-rule").value_or("layer");
@@ -126,19 +131,76 @@ inline MethodOutcome<double> run_spec(const MethodSpec& s, const Args& a, const 
   return s.run_double(a, in, al);
 }
 
-// --scale-search: "none", "clip" or "radius", for the methods that build their grid with
-// layer_grid (scale_search_options.hpp): msq, gpfq, optq. Default: "clip" for those when neither
-// --step nor --scale fixes the step (the tool then picks the scale), "none" otherwise.
+// --scale-search: "none", "clip", "radius" or "column", for the methods that build their grid
+// with layer_grid (scale_search_options.hpp): msq, gpfq, optq. Default: "none" (the measured
+// default, see docs/defaults.md).
 inline std::string scale_search_mode(const Args& a, const MethodSpec& spec, bool have_inputs) {
   const bool searchable = spec.name == "msq" || spec.name == "gpfq" || spec.name == "optq";
-  const bool tool_picks = searchable && !a.has("step") && !a.has("scale");
-  const std::string mode = a.text("scale-search").value_or(tool_picks ? "clip" : "none");
-  if (mode != "none" && mode != "clip" && mode != "radius")
-    throw UsageError{"--scale-search must be 'none', 'clip' or 'radius', got '" + mode + "'"};
+  const std::string mode = a.text("scale-search").value_or("none");
+  if (mode != "none" && mode != "clip" && mode != "radius" && mode != "column")
+    throw UsageError{"--scale-search must be 'none', 'clip', 'radius' or 'column', got '" + mode + "'"};
   if (mode != "none" && !searchable)
     throw UsageError{"--scale-search applies to --method msq, gpfq and optq, not " + spec.name};
-  if (mode == "radius" && !have_inputs) throw UsageError{"--scale-search radius needs --inputs X.npy"};
+  if ((mode == "radius" || mode == "column") && !have_inputs)
+    throw UsageError{"--scale-search " + mode + " needs --inputs X.npy"};
   return mode;
+}
+
+/// A method's outcome after the scale search and the polishing the options ask for.
+template <class Scalar>
+struct SearchedOutcome {
+  MethodOutcome<Scalar> out;
+  double radius_scale = 1.0;        ///< "radius": the chosen C
+  std::vector<double> radius_errors;  ///< "radius"/"column": ||XW - XqQ||^2 per candidate C
+  Eigen::VectorXd column_scale;     ///< "column": each neuron's C
+};
+
+/// Runs `spec` on `in` with the scale search `in.scale_search` and then the polishing of
+/// --refine-passes/--refit-steps. "radius" keeps the run of least layer error over the
+/// candidates C (pathq::RadiusSearchOptions' list, 1 among them); "column" picks each neuron's C
+/// of least error from the same runs and runs the method once more on those steps, keeping that
+/// run when it is no worse than the best single C (so neither ever loses to no search).
+template <class Scalar>
+SearchedOutcome<Scalar> run_searched(const Args& a, const MethodSpec& spec, LayerInput<Scalar>& in,
+                                     const pathq::Alphabet<Scalar>& alphabet) {
+  SearchedOutcome<Scalar> s;
+  if (in.scale_search == "radius" || in.scale_search == "column") {
+    const bool per_column = in.scale_search == "column";
+    const std::vector<double> candidates = pathq::RadiusSearchOptions{}.candidates;
+    double best = HUGE_VAL;
+    Eigen::VectorXd column_best = Eigen::VectorXd::Constant(in.W.cols(), HUGE_VAL);
+    if (per_column) s.column_scale = Eigen::VectorXd::Ones(in.W.cols());
+    for (double C : candidates) {
+      in.radius_scale = C;
+      MethodOutcome<Scalar> o = run_spec(spec, a, in, alphabet);
+      const auto le = pathq::layer_error(*in.stats, in.W, o.weights ? *o.weights : o.result.values());
+      if (per_column)
+        for (Eigen::Index j = 0; j < in.W.cols(); ++j)
+          if (le.column_error(j) < column_best(j)) {
+            column_best(j) = le.column_error(j);
+            s.column_scale(j) = C;
+          }
+      if (le.error() < best) {
+        best = le.error();
+        s.out = std::move(o);
+        s.radius_scale = C;
+      }
+      s.radius_errors.push_back(le.error());
+    }
+    in.radius_scale = 1.0;
+    if (per_column) {
+      in.column_scale = s.column_scale;
+      MethodOutcome<Scalar> o = run_spec(spec, a, in, alphabet);
+      in.column_scale.resize(0);
+      const double e = pathq::layer_error(*in.stats, in.W, o.weights ? *o.weights : o.result.values()).error();
+      if (e <= best) s.out = std::move(o);
+      else s.column_scale.setConstant(s.radius_scale);
+    }
+  } else {
+    s.out = run_spec(spec, a, in, alphabet);
+  }
+  polish(a, in, s.out);
+  return s;
 }
 
 template <class Scalar>
@@ -184,27 +246,8 @@ int run_layer(const Args& a, const MethodSpec& spec) {
 
   const auto alphabet = alphabet_from<Scalar>(a);
   in.scale_search = scale_search_mode(a, spec, in.stats.has_value());
-  MethodOutcome<Scalar> out;
-  std::vector<double> radius_errors;
-  double radius_scale = 1.0;
-  if (in.scale_search == "radius") {
-    // One run per radius scalar C (each step times C); keep the run of least layer error.
-    const std::vector<double> candidates = pathq::RadiusSearchOptions{}.candidates;
-    for (double C : candidates) {
-      in.radius_scale = C;
-      MethodOutcome<Scalar> o = run_spec(spec, a, in, alphabet);
-      const double e = pathq::layer_error(*in.stats, in.W, o.weights ? *o.weights : o.result.values()).error();
-      if (radius_errors.empty() || e < *std::min_element(radius_errors.begin(), radius_errors.end())) {
-        out = std::move(o);
-        radius_scale = C;
-      }
-      radius_errors.push_back(e);
-    }
-    in.radius_scale = 1.0;
-  } else {
-    out = run_spec(spec, a, in, alphabet);
-  }
-  polish(a, in, out);
+  SearchedOutcome<Scalar> searched = run_searched(a, spec, in, alphabet);
+  MethodOutcome<Scalar>& out = searched.out;
   const auto& r = out.result;
   const Matrix Q = out.weights ? *out.weights : r.values();
 
@@ -262,11 +305,14 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   for (auto it = r.info.extra.begin(); it != r.info.extra.end(); ++it) rep[it->first] = it->second;
   for (auto it = out.extra.begin(); it != out.extra.end(); ++it) rep[it.key()] = it.value();
   rep["scale_search"] = in.scale_search;
-  if (in.scale_search == "radius") {
-    rep["radius_scale"] = radius_scale;
+  if (in.scale_search == "radius" || in.scale_search == "column") {
+    rep["radius_scale"] = searched.radius_scale;
     rep["radius_candidates"] = pathq::RadiusSearchOptions{}.candidates;
-    rep["radius_errors"] = radius_errors;
+    rep["radius_errors"] = searched.radius_errors;
   }
+  if (in.scale_search == "column")
+    rep["column_scale"] = std::vector<double>(searched.column_scale.data(),
+                                              searched.column_scale.data() + searched.column_scale.size());
   rep["seconds"] = {{"statistics", stats_seconds}, {"quantization", r.info.seconds},
                     {"total", seconds_since(t_start)}};
 

@@ -25,10 +25,12 @@ struct LayerInput {
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> W;
   std::optional<pathq::LayerStats<double>> stats;
   bool quantized_inputs = false;  ///< Xq was given apart from X
-  /// --scale-search: "none", "clip" (per column/group clipping ratio, see scale_search.hpp) or
-  /// "radius" (the tool reruns the method for each radius scalar and keeps the best run).
+  /// --scale-search: "none", "clip" (per column/group clipping ratio, see scale_search.hpp, a
+  /// proxy), "radius" (the tool reruns the method for each radius scalar and keeps the best run)
+  /// or "column" (a radius scalar per neuron, each by the error the method reaches).
   std::string scale_search = "none";
   double radius_scale = 1.0;  ///< the factor on every step that a radius search is trying
+  Eigen::VectorXd column_scale;  ///< when set: one more factor per column (the column search's choice)
 };
 
 /// A bound on the absolute layer error `||XW - XqQ||_F^2`, as the report shows it.

@@ -37,6 +37,8 @@ inline const char* model_usage() {
          "                  --method NAME [--levels K | --bits B] [--step DELTA | --scale C [--step-rule layer|column]]\n"
          "                  [--skip NAME,...] [--layer-bits NAME=B,...] [--bias-correction] [--batch-size N]\n"
          "                  [--patches all|kernel-stride] [--retain P] [--frame-ratio R] [--seed S] [--quiet]\n"
+         "                  [--scale-search none|clip|radius|column] [--refine-passes P] [--refit-steps]\n"
+         "                  [--mode sequential|independent]\n"
          "                  [method options] --out QUANTIZED.safetensors [--report REPORT.json]\n";
 }
 
@@ -47,11 +49,11 @@ inline const std::set<std::string>& model_valued() {
       "network", "weights",     "calibration", "calibration-key", "samples",    "input-scale", "test-inputs",
       "test-key", "test-labels", "test-samples", "method",         "levels",     "bits",        "step",
       "scale",   "step-rule",   "seed",        "skip",            "layer-bits", "batch-size",  "patches",
-      "retain",  "frame-ratio", "out",         "report"};
+      "retain",  "frame-ratio", "out",         "report",          "scale-search", "refine-passes", "mode"};
   return s;
 }
 inline const std::set<std::string>& model_switches() {
-  static const std::set<std::string> s = {"bias-correction", "quiet"};
+  static const std::set<std::string> s = {"bias-correction", "quiet", "refit-steps"};
   return s;
 }
 
@@ -160,6 +162,8 @@ inline nlohmann::json layer_json(const pathq::LayerReport& r) {
   j["reference"] = r.reference;
   j["relative_error"] = r.relative_error;
   j["norm_ratio"] = r.norm_ratio;
+  j["relative_error_on_x"] = r.relative_error_on_x;
+  j["relative_error_upstream"] = r.relative_error_upstream;
   j["weight_relative_error"] = r.weight_relative_error;
   j["saturated"] = r.saturated;
   j["dead_inputs"] = r.dead_inputs;
@@ -271,6 +275,12 @@ inline int model_command(int argc, const char* const* argv, int first) {
   opt.retain = a.real("retain", true).value_or(0.25);
   if (opt.retain > 1) throw UsageError{"--retain must be in (0, 1], got " + std::to_string(opt.retain)};
   opt.seed = std::uint64_t(a.integer("seed", 0, (1LL << 62)).value_or(0));
+  const std::string mode = a.text("mode").value_or("sequential");
+  if (mode != "sequential" && mode != "independent")
+    throw UsageError{"--mode must be 'sequential' or 'independent', got '" + mode + "'"};
+  opt.sequential = mode == "sequential";
+  detail::check_polish_options(a, spec.name);
+  (void)detail::scale_search_mode(a, spec, true);
   const std::optional<double> frame_ratio = a.real("frame-ratio", true);
 
   // Per-layer settings from --skip, --layer-bits and the description.
@@ -307,6 +317,7 @@ inline int model_command(int argc, const char* const* argv, int first) {
     std::set<std::string> keep = m.valued_options;
     keep.insert(m.switch_options.begin(), m.switch_options.end());
     for (const auto& k : detail::common_valued()) keep.insert(k);
+    keep.insert("refit-steps");
     for (const auto& it : tokens.items)
       if (!keep.count(it.first)) drop.insert(it.first);
     const Tokens layer_tokens = tokens.with(replace, drop);
@@ -333,7 +344,8 @@ inline int model_command(int argc, const char* const* argv, int first) {
           in.W = p.W;
           in.stats = p.stats;
           in.quantized_inputs = p.quantized_inputs;
-          MethodOutcome<float> o = mp->run_float(la, in, detail::alphabet_from<float>(la));
+          in.scale_search = detail::scale_search_mode(la, *mp, true);
+          MethodOutcome<float> o = detail::run_searched(la, *mp, in, detail::alphabet_from<float>(la)).out;
           pathq::LayerSolution<float> sol;
           sol.result = std::move(o.result);
           if (o.weights) sol.values = *o.weights;
@@ -378,10 +390,14 @@ inline int model_command(int argc, const char* const* argv, int first) {
                    r.name.c_str(), r.kind.c_str());
       return;
     }
-    std::fprintf(stderr, "[%ld/%ld] %-18s %-6s %5ldx%-5ld %-11s %4lld levels  rel. error %.3e  %.2f s\n",
+    // Squared relative errors: against X (the layer's own error), against the float outputs (what
+    // the method targets) and, in sequential mode, what the earlier layers handed down.
+    std::fprintf(stderr,
+                 "[%ld/%ld] %-18s %-6s %5ldx%-5ld %-11s %4lld levels  error vs X %.3e  vs float outputs %.3e"
+                 "  (upstream %.3e)  %.2f s\n",
                  long(p.site + 1), long(p.sites), r.name.c_str(), r.kind.c_str(), long(r.n_in), long(r.n_out),
-                 r.method.c_str(), static_cast<long long>(r.levels), r.relative_error,
-                 r.seconds_statistics + r.seconds_quantization);
+                 r.method.c_str(), static_cast<long long>(r.levels), r.relative_error_on_x, r.relative_error,
+                 r.relative_error_upstream, r.seconds_statistics + r.seconds_quantization);
   };
   if (!quiet)
     std::fprintf(stderr, "pathq model: %ld layers to quantize, %ld calibration samples, method %s\n",
@@ -396,6 +412,7 @@ inline int model_command(int argc, const char* const* argv, int first) {
   rep["calibration_samples"] = calibration.rows();
   rep["bias_correction"] = opt.bias_correction;
   rep["patches"] = pathq::to_string(opt.patches);
+  rep["mode"] = mode;
   rep["input_scale"] = input_scale;
   nlohmann::json layers = nlohmann::json::array();
   bool failed = false;
@@ -427,6 +444,8 @@ inline int model_command(int argc, const char* const* argv, int first) {
   rep["error_definitions"] = {
       {"relative_error", "squared relative error ||XW - XqQ||_F^2 / ||XW||_F^2 on the calibration samples"},
       {"norm_ratio", "||XW - XqQ||_F / ||XW||_F"},
+      {"relative_error_on_x", "squared relative error ||XW - XQ||_F^2 / ||XW||_F^2 (the layer's own error, float inputs)"},
+      {"relative_error_upstream", "||XW - XqW||_F^2 / ||XW||_F^2 (the error handed down by the earlier layers)"},
       {"weight_relative_error", "||W - Q||_F^2 / ||W||_F^2"},
       {"output_relative_error", "||f_q(X) - f(X)||_F / ||f(X)||_F on the test inputs (network outputs)"}};
   rep["seconds"] = {{"quantization", q.seconds}, {"total", detail::seconds_since(t_start)}};

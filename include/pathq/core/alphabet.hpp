@@ -70,7 +70,10 @@ class Alphabet {
     return Alphabet(GridKind::Symmetric, K, rule);
   }
   /// `bits` in [2, 24]: the symmetric alphabet with K = 2^(bits-1) - 1 (2^bits - 1 levels).
-  static Alphabet from_bits(int bits, StepRule rule) {
+  /// The default step rule is pathq's default, `StepRule::column_radius(1.0)` (each neuron's
+  /// largest level at its own max |w|; the evidence is in docs/defaults.md), the same as
+  /// `pathq layer --bits B` without --step or --scale.
+  static Alphabet from_bits(int bits, StepRule rule = StepRule::column_radius(1.0)) {
     PATHQ_CHECK(bits >= 2 && bits <= 24, "Alphabet::from_bits",
                 "bits must be in [2, 24] (use binary() for 1 bit), got ", bits);
     return symmetric((1 << (bits - 1)) - 1, rule);

@@ -14,6 +14,7 @@
 #include "pathq/bounds/sigma_delta.hpp"
 #include "pathq/constraints/accumulator.hpp"
 #include "pathq/methods/gpfq.hpp"
+#include "pathq/methods/grid_choice.hpp"
 #include "pathq/methods/maly_saab.hpp"
 #include "pathq/methods/msq.hpp"
 #include "pathq/methods/optq.hpp"
@@ -23,13 +24,25 @@
 
 namespace pathq::layer_methods {
 
+namespace detail {
+// MSQ in the shape the grid choice expects (the statistics only score the candidates).
+template <class Scalar>
+struct MsqOnGrid {
+  template <class D, class Acc>
+  Result<Scalar> quantize(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&, const Grid<Scalar>& grid) const {
+    return pathq::msq(W, grid);
+  }
+};
+}  // namespace detail
+
 /// MSQ (round every weight; the data are used only for the report). Bound: `msq_unsaturated`,
 /// applicable when `Xq = X` and no weight saturated.
 template <class Scalar>
-LayerMethod<Scalar> msq() {
-  return {"msq", [](const LayerProblem<Scalar>& p) {
+LayerMethod<Scalar> msq(GridChoiceOptions choice = {}) {
+  choice.validate();
+  return {"msq", [choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = pathq::msq(p.W, p.alphabet);
+            s.result = quantize_with_grid_choice(detail::MsqOnGrid<Scalar>{}, p.W, p.stats, p.alphabet, choice);
             LayerBound b{"msq_unsaturated", bounds::msq_unsaturated(s.result.grid, p.stats.K().diagonal()), true,
                          "(step^2/4) (sum_t ||X_t||)^2 per neuron; needs Xq = X and no saturated weight"};
             if (p.quantized_inputs || s.result.info.saturated > 0) {
@@ -44,11 +57,12 @@ LayerMethod<Scalar> msq() {
 /// GPFQ on the statistics of X and Xq (methods/gpfq.hpp). Bound: `gpfq_unsaturated`,
 /// applicable when `Xq = X` and no step saturated.
 template <class Scalar>
-LayerMethod<Scalar> gpfq(GpfqOptions options = {}) {
+LayerMethod<Scalar> gpfq(GpfqOptions options = {}, GridChoiceOptions choice = {}) {
   options.validate();
-  return {"gpfq", [options](const LayerProblem<Scalar>& p) {
+  choice.validate();
+  return {"gpfq", [options, choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = Gpfq<Scalar>(options).quantize(p.W, p.stats, p.alphabet);
+            s.result = quantize_with_grid_choice(Gpfq<Scalar>(options), p.W, p.stats, p.alphabet, choice);
             LayerBound b{"gpfq_unsaturated", bounds::gpfq_unsaturated(s.result.grid, p.stats.K().trace()), true,
                          "(step^2/4) ||X||_F^2 per neuron; needs Xq = X and no saturated step"};
             if (p.quantized_inputs || s.result.info.saturated > 0) {
@@ -64,21 +78,25 @@ LayerMethod<Scalar> gpfq(GpfqOptions options = {}) {
 /// from the counter-based streams of `seed` (one per neuron); a different seed per layer is
 /// derived as `seed + site`.
 template <class Scalar>
-LayerMethod<Scalar> spfq(SpfqOptions options = {}, std::uint64_t seed = 0) {
-  return {"spfq", [options, seed](const LayerProblem<Scalar>& p) {
+LayerMethod<Scalar> spfq(SpfqOptions options = {}, std::uint64_t seed = 0, GridChoiceOptions choice = {}) {
+  choice.validate();
+  return {"spfq", [options, seed, choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = Spfq<Scalar>(options, StochasticRounding(seed + std::uint64_t(p.site))).quantize(p.W, p.stats, p.alphabet);
+            s.result = quantize_with_grid_choice(Spfq<Scalar>(options, StochasticRounding(seed + std::uint64_t(p.site))), p.W,
+                                                 p.stats, p.alphabet, choice);
             return s;
           }};
 }
 
-/// OPTQ/GPTQ (methods/optq.hpp) on H = Xq^T Xq. Bound: `optq_unsaturated`, applicable when
-/// `Xq = X` and no step saturated.
+/// OPTQ/GPTQ (methods/optq.hpp), by default against the float outputs `||XW - XqQ||`
+/// (`OptqOptions::objective`). Bound: `optq_unsaturated`, applicable when `Xq = X` and no step
+/// saturated.
 template <class Scalar>
-LayerMethod<Scalar> optq(OptqOptions options = {}) {
-  return {"optq", [options](const LayerProblem<Scalar>& p) {
+LayerMethod<Scalar> optq(OptqOptions options = {}, GridChoiceOptions choice = {}) {
+  choice.validate();
+  return {"optq", [options, choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = Optq<Scalar>(options).quantize(p.W, p.stats, p.alphabet);
+            s.result = quantize_with_grid_choice(Optq<Scalar>(options), p.W, p.stats, p.alphabet, choice);
             const auto& x = s.result.info.extra;
             const double lambda = x.count("damping_lambda") ? x.at("damping_lambda") : 0.0;
             LayerBound b{"optq_unsaturated", bounds::optq_unsaturated(s.result.grid, p.stats.H().diagonal(), lambda),

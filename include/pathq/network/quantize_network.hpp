@@ -64,8 +64,9 @@ struct NetworkProgress {
 template <class Scalar>
 struct NetworkQuantizerOptions {
   LayerMethod<Scalar> method;  ///< the default method (required), e.g. layer_methods::gpfq<float>()
-  /// The default alphabet: 4 bits (15 levels), largest level = the mean over neurons of max |W|.
-  Alphabet<Scalar> alphabet = Alphabet<Scalar>::from_bits(4, StepRule::layer_radius(1.0));
+  /// The default alphabet: 4 bits (15 levels), each neuron's largest level at its max |w|
+  /// (`from_bits(4)`, pathq's default step rule).
+  Alphabet<Scalar> alphabet = Alphabet<Scalar>::from_bits(4);
   std::map<std::string, LayerOverride<Scalar>> layers;  ///< per-layer overrides, by layer name
   Eigen::Index batch_size = 256;  ///< calibration samples per streamed batch, >= 1
   /// Adds the mean pre-activation gap to the bias (ALGORITHMS.md §1(b)):
@@ -82,6 +83,12 @@ struct NetworkQuantizerOptions {
   /// > 0: also gather the statistics of the first `subset_samples` calibration samples and hand
   /// them to the methods as `LayerProblem::subset`.
   Eigen::Index subset_samples = 0;
+  /// true (sequential mode, the default): layer `l` is quantized on `X` from the float network
+  /// and `Xq` from the network whose earlier layers are already quantized, so it can correct the
+  /// error those layers introduced. false (independent mode): every layer is quantized on its
+  /// float inputs alone (`Xq = X`), as if it were the only quantized layer; the quantized
+  /// network is assembled the same way.
+  bool sequential = true;
   std::function<void(const NetworkProgress&)> progress;  ///< called as the work advances
 
   /// \throws invalid_argument naming the field and its valid range.
@@ -113,6 +120,14 @@ struct LayerReport {
   double reference = 0;          ///< ||XW||_F^2
   double relative_error = 0;     ///< squared relative error error / reference
   double norm_ratio = 0;         ///< its square root
+  /// The two parts of the picture, both squared and relative to `||XW||_F^2`:
+  /// - `relative_error_on_x`: `||X W - X Q||^2`, the layer's own quantization error as if its
+  ///   inputs were the float ones (the error against X);
+  /// - `relative_error_upstream`: `||X W - Xq W||^2`, what the layer inherits from the layers
+  ///   before it when it keeps its float weights (0 in independent mode and for a first layer).
+  /// `relative_error` is the error against the float outputs, the quantity the methods target.
+  double relative_error_on_x = 0;
+  double relative_error_upstream = 0;
   double weight_relative_error = 0;  ///< ||W - Q||_F^2 / ||W||_F^2
   std::optional<LayerBound> bound;   ///< summed over groups; applicable if it applies to all
   Eigen::Index saturated = 0, dead_inputs = 0;
@@ -310,7 +325,8 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
       rep.groups = view.groups();
       rep.n_in = view.W().rows();
       rep.n_out = view.W().cols();
-      rep.quantized_inputs = diverged;
+      const bool use_xq = diverged && options.sequential;  // Xq differs from X for this layer
+      rep.quantized_inputs = use_xq;
       if (ov && ov->skip) {
         rep.skipped = true;
         rep.method = "skipped";
@@ -336,7 +352,7 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
           const Batch<Scalar> X = detail::lower_inputs(view, site.shortcut, f, g, options.patches, options.retain,
                                                        options.seed, i, k * bs);
           const Index sub_rows = batch_rows > 0 ? X.rows() / batch_rows * in_subset : 0;
-          if (!diverged) {
+          if (!use_xq) {
             stats[std::size_t(g)].add(X);
             if (sub_rows > 0) subset[std::size_t(g)].add(X.topRows(sub_rows));
           } else {
@@ -360,11 +376,12 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
       bool all_bounds = true, any_bound = false;
       LayerBound bound_sum;
       const Index gw = view.group_width();
+      double on_x = 0, upstream = 0;
       for (Index g = 0; g < rep.groups; ++g) {
         const Matrix Wg = view.W().middleCols(g * gw, gw);
         const LayerStats<double>& st = stats[std::size_t(g)];
         const std::string uname = rep.groups > 1 ? name + "/g" + std::to_string(g) : name;
-        const LayerProblem<Scalar> problem{Wg, st, alphabet, uname, site_index, g, diverged,
+        const LayerProblem<Scalar> problem{Wg, st, alphabet, uname, site_index, g, use_xq,
                                            subset.empty() ? nullptr : &subset[std::size_t(g)]};
         const auto t_q = std::chrono::steady_clock::now();
         LayerSolution<Scalar> sol = method.run(problem);
@@ -379,6 +396,16 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
         rep.error += e.error();
         rep.reference += e.reference();
         rep.weight_relative_error += (Wg - Qg).template cast<double>().squaredNorm();
+        {
+          // ||X(W - Q)||^2 = tr(Dq^T K Dq) and ||XW - XqW||^2 = tr(W^T (K - G - G^T + H) W), in double.
+          const Eigen::MatrixXd Wd = Wg.template cast<double>(), Dq = Wd - Qg.template cast<double>();
+          const Eigen::MatrixXd K = st.K(), KW = K * Wd;
+          on_x += (Dq.cwiseProduct(K * Dq)).sum();
+          if (use_xq) {
+            const Eigen::MatrixXd G = st.G(), H = st.H();
+            upstream += std::max(0.0, (Wd.cwiseProduct(KW - G * Wd - G.transpose() * Wd + H * Wd)).sum());
+          }
+        }
         rep.saturated += sol.result.info.saturated;
         rep.dead_inputs += sol.result.info.dead_inputs;
         if (sol.result.info.status != Info::Success && rep.status != Info::Failed) rep.status = sol.result.info.status;
@@ -415,6 +442,8 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
       rep.weight_relative_error = wn > 0 ? rep.weight_relative_error / wn : 0.0;
       rep.relative_error = rep.reference > 0 ? rep.error / rep.reference : (rep.error > 0 ? HUGE_VAL : 0.0);
       rep.norm_ratio = std::sqrt(rep.relative_error);
+      rep.relative_error_on_x = rep.reference > 0 ? on_x / rep.reference : 0.0;
+      rep.relative_error_upstream = rep.reference > 0 ? upstream / rep.reference : 0.0;
       if (any_bound && all_bounds) rep.bound = bound_sum;
       qnet.set_parameters(i, site.shortcut, Qfull, bq);
 
