@@ -14,6 +14,9 @@
 #include <vector>
 
 #include <Eigen/Core>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include <pathq/core/random.hpp>
 #include <pathq/network/sequential.hpp>
@@ -518,8 +521,12 @@ class TrainingNetwork {
 inline pathq::Sequential<float> train(const pathq::Sequential<float>& net, const Eigen::MatrixXf& images,
                                       const Eigen::VectorXi& labels, const TrainOptions& opt) {
   using Index = Eigen::Index;
-  const int threads = Eigen::nbThreads();
-  Eigen::setNbThreads(1);
+  // Eigen on one thread while training (through OpenMP's count, which Eigen follows, so that
+  // Eigen's own setting is left as it was).
+#if defined(_OPENMP)
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
   TrainingNetwork tn(net);
   const std::size_t n = tn.layers.size();
   std::vector<std::vector<Eigen::VectorXf>> m1 = tn.gradients, m2 = tn.gradients;  // zero moments
@@ -572,7 +579,9 @@ inline pathq::Sequential<float> train(const pathq::Sequential<float>& net, const
       if (opt.progress) opt.progress(epoch, bi, per_epoch, running);
     }
   }
-  Eigen::setNbThreads(threads);
+#if defined(_OPENMP)
+  omp_set_num_threads(threads);
+#endif
   return tn.network();
 }
 

@@ -234,6 +234,21 @@ TEST_CASE("grid choice: searches by the method's error never lose to no search",
     REQUIRE(error(rp) <= e0 * (1 + 1e-12));
     REQUIRE(error(rc) < e0);  // on this problem the search finds something better
   }
+  // Polishing refits the steps; the adapters' bounds stay those of the grid the method ran on.
+  pathq::LayerStats<double> same(24);
+  same.add(X);
+  pathq::Grid<double> method_grid;
+  const auto rp = pathq::quantize_with_grid_choice(gpfq, W, same, alphabet, polish, &method_grid);
+  REQUIRE(method_grid.step == gpfq.quantize(W, same, alphabet).grid.step);
+  REQUIRE(rp.grid.step != method_grid.step);
+  const auto alphabet6 = pathq::Alphabet<double>::from_bits(6, pathq::StepRule::column_radius(2.0));  // no saturation
+  const pathq::LayerProblem<double> problem{W, same, alphabet6, "layer", 0, 0, false, nullptr};
+  const auto sol = pathq::layer_methods::gpfq<double>({}, polish).run(problem);
+  REQUIRE(sol.bound);
+  REQUIRE(sol.bound->applicable);
+  const auto plain = pathq::layer_methods::gpfq<double>().run(problem);
+  REQUIRE(sol.bound->error == Approx(plain.bound->error).epsilon(1e-12));
+  REQUIRE(pathq::layer_error(same, W, sol.weights()).error() <= sol.bound->error);
   REQUIRE(pathq::scale_search_from_string("column") == pathq::ScaleSearch::Column);
   REQUIRE_THROWS_WITH(pathq::scale_search_from_string("max"), Catch::Contains("'max'"));
   pathq::GridChoiceOptions bad;

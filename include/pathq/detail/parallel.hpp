@@ -34,8 +34,13 @@ void parallel_tasks(std::size_t count, Task&& task) {
     return;
   }
   // One task (or one thread): run here, with Eigen's threading off all the same, then restored.
+  // Eigen follows omp_set_num_threads unless its own count was set (Eigen::setNbThreads): then
+  // that count is lowered to 1 for the tasks and put back after.
   omp_set_num_threads(1);
+  const int eigen_set = Eigen::nbThreads();
+  if (eigen_set > 1) Eigen::setNbThreads(1);
   for (std::size_t k = 0; k < count; ++k) task(k);
+  if (eigen_set > 1) Eigen::setNbThreads(eigen_set);
   omp_set_num_threads(most);
 #else
   for (std::size_t k = 0; k < count; ++k) task(k);

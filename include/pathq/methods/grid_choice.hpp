@@ -76,12 +76,15 @@ struct GridChoiceOptions {
 /// that `alphabet` fits to W, after the scale search of `options`, then polished. Each step
 /// after the method never raises the layer error `||XW - XqQ||_F^2`; the `Radius` and `Column`
 /// searches never raise it above the unsearched run's; `Clip` may (it is a proxy).
-/// `info.extra` gains `radius_scale` (searches by C) and the polishing counters.
+/// `info.extra` gains `radius_scale` (searches by C) and the polishing counters. `method_grid`,
+/// when given, receives the grid the method itself ran on: a bound proved for the method holds
+/// with that grid's steps (polishing only lowers the error from there, but a refit changes the
+/// steps the result carries).
 /// \throws invalid_argument on invalid options or whatever the method throws.
 template <class Scalar, class Quantizer, class D, class Acc>
 Result<Scalar> quantize_with_grid_choice(const Quantizer& quantizer, const Eigen::MatrixBase<D>& W,
                                          const LayerStats<Acc>& stats, const Alphabet<Scalar>& alphabet,
-                                         const GridChoiceOptions& options) {
+                                         const GridChoiceOptions& options, Grid<Scalar>* method_grid = nullptr) {
   options.validate();
   Grid<Scalar> grid = alphabet.resolve(W);
   const bool searchable = grid.bounded && grid.kind != GridKind::DeadZone;
@@ -94,6 +97,7 @@ Result<Scalar> quantize_with_grid_choice(const Quantizer& quantizer, const Eigen
   } else {
     r = quantizer.quantize(W, stats, grid);
   }
+  if (method_grid) *method_grid = r.grid;
   if (options.refine_passes > 0) {
     CodeRefinementOptions co;
     co.passes = options.refine_passes;

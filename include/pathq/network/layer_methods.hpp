@@ -42,8 +42,9 @@ LayerMethod<Scalar> msq(GridChoiceOptions choice = {}) {
   choice.validate();
   return {"msq", [choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = quantize_with_grid_choice(detail::MsqOnGrid<Scalar>{}, p.W, p.stats, p.alphabet, choice);
-            LayerBound b{"msq_unsaturated", bounds::msq_unsaturated(s.result.grid, p.stats.K().diagonal()), true,
+            Grid<Scalar> grid;
+            s.result = quantize_with_grid_choice(detail::MsqOnGrid<Scalar>{}, p.W, p.stats, p.alphabet, choice, &grid);
+            LayerBound b{"msq_unsaturated", bounds::msq_unsaturated(grid, p.stats.K().diagonal()), true,
                          "(step^2/4) (sum_t ||X_t||)^2 per neuron; needs Xq = X and no saturated weight"};
             if (p.quantized_inputs || s.result.info.saturated > 0) {
               b.applicable = false;
@@ -62,8 +63,9 @@ LayerMethod<Scalar> gpfq(GpfqOptions options = {}, GridChoiceOptions choice = {}
   choice.validate();
   return {"gpfq", [options, choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = quantize_with_grid_choice(Gpfq<Scalar>(options), p.W, p.stats, p.alphabet, choice);
-            LayerBound b{"gpfq_unsaturated", bounds::gpfq_unsaturated(s.result.grid, p.stats.K().trace()), true,
+            Grid<Scalar> grid;
+            s.result = quantize_with_grid_choice(Gpfq<Scalar>(options), p.W, p.stats, p.alphabet, choice, &grid);
+            LayerBound b{"gpfq_unsaturated", bounds::gpfq_unsaturated(grid, p.stats.K().trace()), true,
                          "(step^2/4) ||X||_F^2 per neuron; needs Xq = X and no saturated step"};
             if (p.quantized_inputs || s.result.info.saturated > 0) {
               b.applicable = false;
@@ -96,10 +98,11 @@ LayerMethod<Scalar> optq(OptqOptions options = {}, GridChoiceOptions choice = {}
   choice.validate();
   return {"optq", [options, choice](const LayerProblem<Scalar>& p) {
             LayerSolution<Scalar> s;
-            s.result = quantize_with_grid_choice(Optq<Scalar>(options), p.W, p.stats, p.alphabet, choice);
+            Grid<Scalar> grid;
+            s.result = quantize_with_grid_choice(Optq<Scalar>(options), p.W, p.stats, p.alphabet, choice, &grid);
             const auto& x = s.result.info.extra;
             const double lambda = x.count("damping_lambda") ? x.at("damping_lambda") : 0.0;
-            LayerBound b{"optq_unsaturated", bounds::optq_unsaturated(s.result.grid, p.stats.H().diagonal(), lambda),
+            LayerBound b{"optq_unsaturated", bounds::optq_unsaturated(grid, p.stats.H().diagonal(), lambda),
                          true, "(1/4) sum_t step_t^2 (H_tt + lambda) per neuron; needs Xq = X and no saturated step"};
             if (p.quantized_inputs || s.result.info.saturated > 0 || s.result.info.status == Info::Failed) {
               b.applicable = false;
