@@ -176,15 +176,12 @@ assert [l["type"] for l in desc["layers"]] == ["linear", "relu", "linear", "relu
 # float outputs are then the same, and nothing is handed down.
 rep_i = path("rep_ind.json")
 ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "gpfq", "--bits", "3",
-   "--mode", "independent", "--out", path("q_ind.safetensors"), "--report", rep_i, "--quiet")
+   "--independent", "--out", path("q_ind.safetensors"), "--report", rep_i, "--quiet")
 ri = report(rep_i)
 assert ri["mode"] == "independent"
 for L in ri["layers"]:
     assert not L["quantized_inputs"] and L["relative_error_upstream"] == 0
     assert abs(L["relative_error_on_x"] - L["relative_error"]) <= 1e-9 + 1e-6 * L["relative_error"]
-fails("--mode must be 'sequential' or 'independent', got 'both'", "model", "--network", net, "--weights", weights,
-      "--calibration", cal, "--method", "gpfq", "--mode", "both", "--out", path("q_bad.safetensors"),
-      outputs=[path("q_bad.safetensors")])
 
 # The column search and polishing run in pathq model as in pathq layer: never worse on any layer's
 # error than the plain run with the same inputs (the first layer, whose inputs are the same).

@@ -38,7 +38,7 @@ inline const char* model_usage() {
          "                  [--skip NAME,...] [--layer-bits NAME=B,...] [--bias-correction] [--batch-size N]\n"
          "                  [--patches all|kernel-stride] [--retain P] [--frame-ratio R] [--seed S] [--quiet]\n"
          "                  [--scale-search none|clip|radius|column] [--refine-passes P] [--refit-steps]\n"
-         "                  [--mode sequential|independent]\n"
+         "                  [--independent]\n"
          "                  [method options] --out QUANTIZED.safetensors [--report REPORT.json]\n";
 }
 
@@ -49,11 +49,11 @@ inline const std::set<std::string>& model_valued() {
       "network", "weights",     "calibration", "calibration-key", "samples",    "input-scale", "test-inputs",
       "test-key", "test-labels", "test-samples", "method",         "levels",     "bits",        "step",
       "scale",   "step-rule",   "seed",        "skip",            "layer-bits", "batch-size",  "patches",
-      "retain",  "frame-ratio", "out",         "report",          "scale-search", "refine-passes", "mode"};
+      "retain",  "frame-ratio", "out",         "report",          "scale-search", "refine-passes"};
   return s;
 }
 inline const std::set<std::string>& model_switches() {
-  static const std::set<std::string> s = {"bias-correction", "quiet", "refit-steps"};
+  static const std::set<std::string> s = {"bias-correction", "quiet", "refit-steps", "independent"};
   return s;
 }
 
@@ -275,9 +275,9 @@ inline int model_command(int argc, const char* const* argv, int first) {
   opt.retain = a.real("retain", true).value_or(0.25);
   if (opt.retain > 1) throw UsageError{"--retain must be in (0, 1], got " + std::to_string(opt.retain)};
   opt.seed = std::uint64_t(a.integer("seed", 0, (1LL << 62)).value_or(0));
-  const std::string mode = a.text("mode").value_or("sequential");
-  if (mode != "sequential" && mode != "independent")
-    throw UsageError{"--mode must be 'sequential' or 'independent', got '" + mode + "'"};
+  // Sequential mode unless --independent: every layer on its float inputs alone. (--mode is
+  // --method prune's option, so this one is a switch.)
+  const std::string mode = a.has("independent") ? "independent" : "sequential";
   opt.sequential = mode == "sequential";
   detail::check_polish_options(a, spec.name);
   (void)detail::scale_search_mode(a, spec, true);
