@@ -397,14 +397,13 @@ NetworkQuantization<Scalar> quantize_network(const Sequential<Scalar>& net, cons
         rep.reference += e.reference();
         rep.weight_relative_error += (Wg - Qg).template cast<double>().squaredNorm();
         {
-          // ||X(W - Q)||^2 = tr(Dq^T K Dq) and ||XW - XqW||^2 = tr(W^T (K - G - G^T + H) W), in double.
+          // ||X(W - Q)||^2 = tr(Dq^T K Dq); ||XW - XqW||^2 = tr(W^T K W) - 2 tr(W^T G W) + tr(W^T H W),
+          // whose first term is the layer error's reference. Statistics are used in place.
           const Eigen::MatrixXd Wd = Wg.template cast<double>(), Dq = Wd - Qg.template cast<double>();
-          const Eigen::MatrixXd K = st.K(), KW = K * Wd;
-          on_x += (Dq.cwiseProduct(K * Dq)).sum();
-          if (use_xq) {
-            const Eigen::MatrixXd G = st.G(), H = st.H();
-            upstream += std::max(0.0, (Wd.cwiseProduct(KW - G * Wd - G.transpose() * Wd + H * Wd)).sum());
-          }
+          on_x += Dq.cwiseProduct(st.K() * Dq).sum();
+          if (use_xq)
+            upstream += std::max(0.0, e.reference() - 2 * Wd.cwiseProduct(st.G() * Wd).sum() +
+                                          Wd.cwiseProduct(st.H() * Wd).sum());
         }
         rep.saturated += sol.result.info.saturated;
         rep.dead_inputs += sol.result.info.dead_inputs;
