@@ -29,7 +29,7 @@ start=$(date +%s)
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Sanitize \
   -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1 $flags" -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$flags" \
-  -DPATHQ_BUILD_TESTS=ON -DPATHQ_BUILD_TOOLS=ON -DPATHQ_BUILD_BENCH=OFF -DPATHQ_BUILD_EXAMPLES=OFF \
+  -DPATHQ_BUILD_TESTS=ON -DPATHQ_BUILD_TOOLS=ON -DPATHQ_BUILD_BENCH=OFF -DPATHQ_BUILD_EXAMPLES=OFF -DPATHQ_NATIVE=OFF \
   > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)

@@ -27,7 +27,8 @@ inline Eigen::Index stream_batch_rows(Eigen::Index n_in) {
 namespace detail {
 
 /// The check of LayerStats::add, with the row numbered in the whole file rather than the batch.
-inline void check_finite_rows(const char* name, const Eigen::MatrixXd& A, Eigen::Index first_row) {
+template <class Matrix>
+void check_finite_rows(const char* name, const Matrix& A, Eigen::Index first_row) {
   for (Eigen::Index j = 0; j < A.cols(); ++j)
     for (Eigen::Index i = 0; i < A.rows(); ++i)
       if (!std::isfinite(A(i, j)))
@@ -45,7 +46,8 @@ inline void check_finite_rows(const char* name, const Eigen::MatrixXd& A, Eigen:
 ///         messages of `pathq layer`); pathq::invalid_argument / io_error from the reader and
 ///         LayerStats (a non-finite entry names X or Xq and its row in the file).
 inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, const std::optional<std::string>& xq_path,
-                                                   Eigen::Index n_in) {
+                                                   Eigen::Index n_in,
+                                                   pathq::StatsProducts products = pathq::StatsProducts::Accumulation) {
   pathq::io::NpyRowReader xr(x_path);
   if (xr.cols() != n_in)
     throw UsageError{"--inputs " + x_path + " has " + std::to_string(xr.cols()) + " columns but --weights has " +
@@ -58,8 +60,25 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
                        std::to_string(xqr->cols()) + " but --inputs is " + std::to_string(xr.rows()) + " x " +
                        std::to_string(xr.cols())};
   }
-  pathq::LayerStats<double> stats(xr.cols());
+  pathq::LayerStats<double> stats(xr.cols(), products);
   const Eigen::Index batch = stream_batch_rows(xr.cols());
+  if (products == pathq::StatsProducts::FloatChunks) {
+    // The products are formed in float: read the rows as float (the files' own type, mostly).
+    Eigen::MatrixXf X, Xq;
+    for (;;) {
+      const Eigen::Index first = xr.position();
+      if (xr.read_rows(batch, X) == 0) break;
+      detail::check_finite_rows("X", X, first);
+      if (xqr) {
+        xqr->read_rows(batch, Xq);
+        detail::check_finite_rows("Xq", Xq, first);
+        stats.add(X, Xq);
+      } else {
+        stats.add(X);
+      }
+    }
+    return stats;
+  }
   Eigen::MatrixXd X, Xq;
   for (;;) {
     const Eigen::Index first = xr.position();

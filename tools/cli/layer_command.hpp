@@ -28,7 +28,8 @@ namespace pathq_tool {
 inline const char* layer_usage() {
   return "usage: pathq layer --method NAME --weights W.npy [--inputs X.npy] [--quantized-inputs Xq.npy]\n"
          "                  [--levels K | --bits B] [--step DELTA | --scale C [--step-rule layer|column]]\n"
-         "                  [--seed S] [--precision float|double] [--threads T] [method options]\n"
+         "                  [--seed S] [--precision float|double] [--statistics double|float] [--threads T]\n"
+         "                  [method options]\n"
          "                  [--scale-search none|clip|radius|column]  (msq, gpfq, optq)\n"
          "                  [--refine-passes P] [--refit-steps]  (msq, gpfq, spfq, optq; with --inputs)\n"
          "                  [--accumulator-bits P --input-bits N [--input-signed] [--tile T] [--unconstrained]]\n"
@@ -46,7 +47,7 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 inline const std::set<std::string>& common_valued() {
   static const std::set<std::string> s = {"method", "weights", "inputs", "quantized-inputs", "levels", "bits",
                                           "step", "scale", "step-rule", "seed", "precision", "out", "codes",
-                                          "report", "max-memory-mb", "scale-search", "refine-passes"};
+                                          "report", "max-memory-mb", "scale-search", "refine-passes", "statistics"};
   return s;
 }
 
@@ -105,6 +106,15 @@ pathq::Alphabet<Scalar> alphabet_from(const Args& a) {
   return pathq::Alphabet<Scalar>::from_bits(bits, rule);
 }
 
+// --statistics double|float: the products of H, G, K in double, or in float over chunks of rows
+// added up in double (pathq::StatsProducts::FloatChunks).
+inline pathq::StatsProducts statistics_products(const Args& a) {
+  const std::string s = a.text("statistics").value_or("double");
+  if (s == "double") return pathq::StatsProducts::Accumulation;
+  if (s == "float") return pathq::StatsProducts::FloatChunks;
+  throw UsageError{"--statistics must be 'double' or 'float', got '" + s + "'"};
+}
+
 inline std::string canonical(const std::string& p) {
   std::error_code ec;
   auto c = std::filesystem::weakly_canonical(p, ec);
@@ -120,6 +130,13 @@ inline nlohmann::json matrix_or_scalar(const Eigen::MatrixXd& M) {
     rows.push_back(row);
   }
   return M.rows() == 1 ? rows[0] : rows;
+}
+
+// The layer error of an outcome: the method's own figures when it left them (a trace identity,
+// no product), else from the statistics.
+template <class Scalar>
+pathq::LayerError outcome_error(const LayerInput<Scalar>& in, const MethodOutcome<Scalar>& o) {
+  return o.weights ? pathq::layer_error(*in.stats, in.W, *o.weights) : pathq::layer_error(*in.stats, in.W, o.result);
 }
 
 inline MethodOutcome<float> run_spec(const MethodSpec& s, const Args& a, const LayerInput<float>& in,
@@ -173,7 +190,7 @@ SearchedOutcome<Scalar> run_searched(const Args& a, const MethodSpec& spec, Laye
     for (double C : candidates) {
       in.radius_scale = C;
       MethodOutcome<Scalar> o = run_spec(spec, a, in, alphabet);
-      const auto le = pathq::layer_error(*in.stats, in.W, o.weights ? *o.weights : o.result.values());
+      const auto le = outcome_error(in, o);
       if (per_column)
         for (Eigen::Index j = 0; j < in.W.cols(); ++j)
           if (le.column_error(j) < column_best(j)) {
@@ -192,7 +209,7 @@ SearchedOutcome<Scalar> run_searched(const Args& a, const MethodSpec& spec, Laye
       in.column_scale = s.column_scale;
       MethodOutcome<Scalar> o = run_spec(spec, a, in, alphabet);
       in.column_scale.resize(0);
-      const double e = pathq::layer_error(*in.stats, in.W, o.weights ? *o.weights : o.result.values()).error();
+      const double e = outcome_error(in, o).error();
       if (e <= best) s.out = std::move(o);
       else s.column_scale.setConstant(s.radius_scale);
     }
@@ -232,7 +249,7 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   const auto t_stats = std::chrono::steady_clock::now();
   if (auto xp = a.text("inputs")) {
     // Streamed in batches of rows (input_stream.hpp): memory independent of the row count.
-    in.stats = stream_layer_stats(*xp, a.text("quantized-inputs"), in.W.rows());
+    in.stats = stream_layer_stats(*xp, a.text("quantized-inputs"), in.W.rows(), statistics_products(a));
     in.quantized_inputs = a.has("quantized-inputs");
     if (in.stats->samples() == 0) throw UsageError{"--inputs " + *xp + " has no rows"};
     check_live_layer(*in.stats, in.quantized_inputs ? "--quantized-inputs " + *a.text("quantized-inputs")
@@ -278,8 +295,9 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   const double w_norm = in.W.template cast<double>().squaredNorm();
   rep["weight_relative_error"] = w_norm > 0 ? (in.W - Q).template cast<double>().squaredNorm() / w_norm : 0.0;
   if (in.stats) {
-    const auto e = pathq::layer_error(*in.stats, in.W, Q);
+    const auto e = outcome_error(in, out);
     rep["samples"] = in.stats->samples();
+    rep["statistics"] = in.stats->products() == pathq::StatsProducts::FloatChunks ? "float" : "double";
     rep["quantized_inputs"] = in.quantized_inputs;
     rep["error"] = e.error();
     rep["reference"] = e.reference();

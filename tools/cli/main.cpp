@@ -8,6 +8,7 @@
 #include <pathq/version.hpp>
 
 #include "bench_command.hpp"
+#include "huge_pages.hpp"
 #include "layer_command.hpp"
 #include "model_command.hpp"
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string command = argv[1];
+  if (command == "layer" || command == "model" || command == "bench") pathq_tool::restart_with_huge_pages(argv);
   try {
     if (command == "layer") {
       if (argc >= 3 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {

@@ -20,6 +20,17 @@ struct QuantInfo {
   Eigen::Index dead_inputs = 0;    ///< input features with (relatively) zero energy in Xq
   double seconds = 0;              ///< wall time of the quantization itself (statistics excluded)
   std::map<std::string, double> extra;  ///< method-specific figures, e.g. "sparsity"
+  /// The layer error `||X w_j - Xq q_j||^2` and the reference `||X w_j||^2` per neuron of exactly
+  /// these codes and steps, for the W and statistics the method was given, when the method had
+  /// them from its own pass at no extra cost (a trace identity: GPFQ and OPTQ while `Xq = X`);
+  /// empty otherwise. `layer_error(stats, W, result)` uses them. Functions that change a
+  /// result's codes or steps (`refine_codes`, `refit_steps`) clear them.
+  Eigen::VectorXd column_error, column_reference;
+  /// Forgets the error figures above (the codes or steps are about to change).
+  void forget_layer_error() {
+    column_error.resize(0);
+    column_reference.resize(0);
+  }
 };
 
 /// Quantized weights of one layer. `values()` gives `Q` (`N_in x N_out`); the codes and the grid

@@ -49,6 +49,7 @@ Result<Scalar> refit_steps(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>&
                            StepRefit* report = nullptr) {
   using Index = Eigen::Index;
   const Index groups = detail::check_result_for("refit_steps", W, stats, result);
+  result.info.forget_layer_error();
   const Index n = W.rows(), n_out = W.cols();
   Grid<Scalar>& grid = result.grid;
 

@@ -3,8 +3,11 @@
 #define PATHQ_ENGINE_SCAN_HPP
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -13,8 +16,10 @@
 #include <omp.h>
 #endif
 
+#include "pathq/constraints/none.hpp"
 #include "pathq/core/error.hpp"
 #include "pathq/core/grid.hpp"
+#include "pathq/core/rounding.hpp"
 
 namespace pathq {
 
@@ -98,6 +103,22 @@ struct ScanGroups {
   Refit refit;                          ///< empty, or the dynamic-group refit
 };
 
+/// What the scan can add up on the way, for the methods' trace identities of the layer error
+/// (see `Gpfq` and `Optq`): per neuron j,
+///
+///     column(j) = sum_i weight(i) [ (x_ij - q_ij)^2 - (x_ij - r_ij)^2 ],
+///
+/// where `x_ij` is engine row i's value before rounding (before a constraint moves it), `q_ij`
+/// the value it is rounded to, and `r_ij` the entry of `offset` (`n x N_out`, engine order), or
+/// `x_ij` itself when `offset` is null (then the second term is 0). The terms are formed and
+/// summed in double, `O(N_in N_out)` work beside the scan's `O(N_in^2 N_out)`.
+template <class Scalar>
+struct ScanTrace {
+  Eigen::VectorXd weight;                      ///< in: one weight per engine row
+  const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>* offset = nullptr;  ///< in: null, or the `r` above
+  Eigen::VectorXd column;                      ///< out: one sum per neuron
+};
+
 namespace detail {
 
 // The scan; `target` is the grid that `groups.refit` writes into (the same object as `grid`),
@@ -107,7 +128,7 @@ Eigen::Index scan_impl(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynami
                        RowMatrix<Scalar>& B, const Grid<Scalar>& grid, Grid<Scalar>* target,
                        const ScanGroups<Scalar>& groups, const std::vector<Eigen::Index>& feature,
                        const Rounding& round, const Constraint& constraint,
-                       const EngineOptions& options, Codes& codes) {
+                       const EngineOptions& options, Codes& codes, ScanTrace<Scalar>* trace = nullptr) {
   using Index = Eigen::Index;
   const Index n = B.rows();
   const Index n_out = B.cols();
@@ -124,12 +145,30 @@ Eigen::Index scan_impl(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynami
   const Index n_panels = (n_out + pw - 1) / pw;
   const Index gs = groups.refit ? grid.group_size : 0;  // > 0: blocks follow group boundaries
   const Index* row_group = groups.row_group.empty() ? nullptr : groups.row_group.data();
+  if (trace) {
+    PATHQ_ASSERT(trace->weight.size() == n);
+    PATHQ_ASSERT(!trace->offset || (trace->offset->rows() == n && trace->offset->cols() == n_out));
+    trace->column.setZero(n_out);
+  }
+  // Nearest rounding with no constraint on an evenly spaced grid (the common case) rounds a whole
+  // row of the panel in one loop the compiler vectorises: no per-weight calls, codes stored
+  // contiguously in a block buffer. The same operations in the same order as the general loop,
+  // so the same codes and values.
+  constexpr bool fast_policies = std::is_same<Rounding, Nearest>::value && std::is_same<Constraint, NoConstraint>::value;
+  const bool fast = fast_policies && grid.kind != GridKind::DeadZone;
 
   auto run_panel = [&](Index c0, Index w) -> Index {
     auto Bp = B.middleCols(c0, w);
     auto cons = constraint.panel(c0, w);
     typename ScanGroups<Scalar>::Vector fit_step(gs > 0 ? w : 0), fit_zero(gs > 0 ? w : 0);
     Index saturated = 0;
+    // The fast loop's step and zero point of the current group row, contiguous, and its codes.
+    typename ScanGroups<Scalar>::Vector row_step(fast ? w : 0), row_zero(fast ? w : 0);
+    Index row_step_group = -1;
+    Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> block_codes(fast ? bs : 0, fast ? w : 0);
+    // The trace: the row's values before rounding, and the per-neuron sums.
+    typename ScanGroups<Scalar>::Vector before(trace ? w : 0);
+    Eigen::ArrayXd sums = Eigen::ArrayXd::Zero(trace ? w : 0);
     for (Index i1 = 0, i2 = 0; i1 < n; i1 = i2) {
       i2 = std::min(n, i1 + bs);
       Index from = 0;  // the block still needs the feedback of rows [from, i1)
@@ -157,29 +196,65 @@ Eigen::Index scan_impl(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynami
             target->step(k, c0 + jj) = fit_step(jj);
             target->zero(k, c0 + jj) = fit_zero(jj);
           }
+          row_step_group = -1;
         }
         const Index t = feature.empty() ? i : feature[std::size_t(i)];
         const Index g = row_group ? row_group[i] : grid.group_of(i);
         Scalar* row = &Bp.coeffRef(i, 0);
-        for (Index jj = 0; jj < w; ++jj) {
-          const Index j = c0 + jj;
-          const Scalar step = grid.step(g, j);
-          const Scalar zero = grid.zero(g, j);
-          const Scalar x = cons.adjust(i, t, j, row[jj], step);
-          const Scalar u = grid.position(x / step, zero);  // x / step + zero, but on a dead-zone grid
-          int lo = grid.code_lo;
-          int hi = grid.code_hi;
-          cons.limits(i, t, j, lo, hi);
-          saturated += (u < Scalar(lo) - Scalar(0.5)) || (u > Scalar(hi) + Scalar(0.5));
-          const int c = round(u, lo, hi, t, j);
-          cons.commit(i, t, j, c);
-          codes(i, j) = c;
-          row[jj] = grid.level(c, zero) * step;  // (c - zero) * step, but on a dead-zone grid
+        if (trace) before = Bp.row(i).transpose();
+        if (fast) {
+          if (g != row_step_group) {
+            row_step = grid.step.row(g).segment(c0, w).transpose();
+            row_zero = grid.zero.row(g).segment(c0, w).transpose();
+            row_step_group = g;
+          }
+          const Scalar* st = row_step.data();
+          const Scalar* ze = row_zero.data();
+          std::int32_t* cr = &block_codes.coeffRef(i - i1, 0);
+          const Scalar lo = Scalar(grid.code_lo), hi = Scalar(grid.code_hi);
+          const Scalar lo_cut = lo - Scalar(0.5), hi_cut = hi + Scalar(0.5);
+          int row_saturated = 0;
+          for (Index jj = 0; jj < w; ++jj) {
+            const Scalar u = row[jj] / st[jj] + ze[jj];
+            row_saturated += int(u < lo_cut) | int(u > hi_cut);
+            Scalar c = std::floor(u + Scalar(0.5));
+            c = c > lo ? (c < hi ? c : hi) : lo;  // Nearest's clip; NaN goes to lo
+            cr[jj] = static_cast<std::int32_t>(c);
+            row[jj] = (c - ze[jj]) * st[jj];
+          }
+          saturated += row_saturated;
+        } else {
+          for (Index jj = 0; jj < w; ++jj) {
+            const Index j = c0 + jj;
+            const Scalar step = grid.step(g, j);
+            const Scalar zero = grid.zero(g, j);
+            const Scalar x = cons.adjust(i, t, j, row[jj], step);
+            const Scalar u = grid.position(x / step, zero);  // x / step + zero, but on a dead-zone grid
+            int lo = grid.code_lo;
+            int hi = grid.code_hi;
+            cons.limits(i, t, j, lo, hi);
+            saturated += (u < Scalar(lo) - Scalar(0.5)) || (u > Scalar(hi) + Scalar(0.5));
+            const int c = round(u, lo, hi, t, j);
+            cons.commit(i, t, j, c);
+            codes(i, j) = c;
+            row[jj] = grid.level(c, zero) * step;  // (c - zero) * step, but on a dead-zone grid
+          }
+        }
+        if (trace) {
+          const double a = trace->weight(i);
+          const auto* r = trace->offset;
+          for (Index jj = 0; jj < w; ++jj) {
+            const double x = double(before(jj)), d = x - double(row[jj]);
+            const double e = r ? x - double((*r)(i, c0 + jj)) : 0.0;
+            sums(jj) += a * (d * d - e * e);
+          }
         }
         if (i + 1 < i2)
           Bp.middleRows(i + 1, i2 - i - 1).noalias() -= F.col(i).segment(i + 1, i2 - i - 1) * Bp.row(i);
       }
+      if (fast) codes.block(i1, c0, i2 - i1, w) = block_codes.topRows(i2 - i1);
     }
+    if (trace) trace->column.segment(c0, w) = sums.matrix();
     return saturated;
   };
 
@@ -219,16 +294,11 @@ Eigen::Index scan(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& F
                            round, constraint, options, codes);
 }
 
-/// The scan with per-group grids (see `ScanGroups`): static groups in any feature order, or
-/// dynamic groups refitted as the scan reaches them. `grid` is updated in place by a refit
-/// (its `step` and `zero` must already have one row per group).
-/// \throws invalid_argument if `groups` does not fit: `row_group` of the wrong length or naming
-///         a group the grid lacks; a refit without `grid.group_size > 0`, or with `row_group`.
-template <class Scalar, class Rounding, class Constraint>
-Eigen::Index scan(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& F,
-                  RowMatrix<Scalar>& B, Grid<Scalar>& grid, const std::vector<Eigen::Index>& feature,
-                  const Rounding& round, const Constraint& constraint, const EngineOptions& options,
-                  Codes& codes, const ScanGroups<Scalar>& groups) {
+namespace detail {
+
+// The checks of the per-group scan: `groups` must fit the targets and the grid.
+template <class Scalar>
+void check_scan_groups(const RowMatrix<Scalar>& B, const Grid<Scalar>& grid, const ScanGroups<Scalar>& groups) {
   const Eigen::Index n = B.rows();
   PATHQ_CHECK(groups.row_group.empty() || Eigen::Index(groups.row_group.size()) == n, "scan",
               "row_group has ", groups.row_group.size(), " entries but there are ", n, " features");
@@ -242,8 +312,40 @@ Eigen::Index scan(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& F
                 grid.step.rows(), " group rows but ", n, " features in groups of ", grid.group_size, " need ",
                 (n + grid.group_size - 1) / grid.group_size);
   }
+}
+
+}  // namespace detail
+
+/// The scan with per-group grids (see `ScanGroups`): static groups in any feature order, or
+/// dynamic groups refitted as the scan reaches them. `grid` is updated in place by a refit
+/// (its `step` and `zero` must already have one row per group).
+/// \throws invalid_argument if `groups` does not fit: `row_group` of the wrong length or naming
+///         a group the grid lacks; a refit without `grid.group_size > 0`, or with `row_group`.
+template <class Scalar, class Rounding, class Constraint>
+Eigen::Index scan(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& F,
+                  RowMatrix<Scalar>& B, Grid<Scalar>& grid, const std::vector<Eigen::Index>& feature,
+                  const Rounding& round, const Constraint& constraint, const EngineOptions& options,
+                  Codes& codes, const ScanGroups<Scalar>& groups) {
+  detail::check_scan_groups(B, grid, groups);
   return detail::scan_impl(F, B, grid, groups.refit ? &grid : nullptr, groups, feature, round, constraint,
                            options, codes);
+}
+
+/// The scan with per-group grids and a trace (see `ScanTrace`).
+/// \throws invalid_argument as the overload above, or if `trace.weight` has not one entry per
+///         feature or `trace.offset` is set and not shaped like `B`.
+template <class Scalar, class Rounding, class Constraint>
+Eigen::Index scan(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& F,
+                  RowMatrix<Scalar>& B, Grid<Scalar>& grid, const std::vector<Eigen::Index>& feature,
+                  const Rounding& round, const Constraint& constraint, const EngineOptions& options,
+                  Codes& codes, const ScanGroups<Scalar>& groups, ScanTrace<Scalar>& trace) {
+  detail::check_scan_groups(B, grid, groups);
+  PATHQ_CHECK(trace.weight.size() == B.rows(), "scan", "the trace has ", trace.weight.size(),
+              " weights but there are ", B.rows(), " features");
+  PATHQ_CHECK(!trace.offset || (trace.offset->rows() == B.rows() && trace.offset->cols() == B.cols()), "scan",
+              "the trace's offset is not shaped like the targets");
+  return detail::scan_impl(F, B, grid, groups.refit ? &grid : nullptr, groups, feature, round, constraint,
+                           options, codes, &trace);
 }
 
 }  // namespace pathq

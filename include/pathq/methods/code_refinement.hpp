@@ -51,6 +51,7 @@ Result<Scalar> refine_codes(const Eigen::MatrixBase<D>& W, const LayerStats<Acc>
   const auto start = std::chrono::steady_clock::now();
   options.validate();
   detail::check_result_for("refine_codes", W, stats, result);
+  result.info.forget_layer_error();
   const Index n = W.rows(), n_out = W.cols();
   const Grid<Scalar>& grid = result.grid;
 

@@ -146,7 +146,28 @@ class Gpfq {
     Result<Scalar> r;
     r.grid = grid;
     Codes codes;
-    r.info.saturated = scan(F, B, grid, perm, m_round, m_constraint, m_options.engine, codes);
+    if (detail::exact_trace_applies(stats, dead)) {
+      // The layer error from the pass itself (Xq = X, H = G = K). With c_t the value before
+      // rounding, H_tt (c_t - q_t) = (tril(H) (w - q))_t, so
+      //   ||X (w - q)||^2 = sum_t H_tt [(c_t - q_t)^2 - (c_t - w_t)^2]
+      // (the scan's trace), and with b_t = (tril(H) w)_t / H_tt the target,
+      //   ||X w||^2 = sum_t H_tt w_t (2 b_t - w_t).
+      // A dead feature has H_tt = 0 and a zero row of H: it adds nothing to either.
+      ScanTrace<Scalar> trace;
+      trace.weight.resize(n);
+      for (Index i = 0; i < n; ++i)
+        trace.weight(i) = inv(i) == Scalar(0) ? 0.0 : double(stats.H()(perm.empty() ? i : perm[std::size_t(i)],
+                                                                         perm.empty() ? i : perm[std::size_t(i)]));
+      trace.offset = &Wp;
+      r.info.column_reference = detail::weighted_column_sums(trace.weight, Wp, B,
+                                                             [](double w, double b) { return w * (2.0 * b - w); });
+      Grid<Scalar> g = grid;
+      r.info.saturated = scan(F, B, g, perm, m_round, m_constraint, m_options.engine, codes, ScanGroups<Scalar>{}, trace);
+      r.info.column_error = trace.column.cwiseMax(0.0);
+      r.info.column_reference = r.info.column_reference.cwiseMax(0.0);
+    } else {
+      r.info.saturated = scan(F, B, grid, perm, m_round, m_constraint, m_options.engine, codes);
+    }
     r.codes = unpermute_rows(codes, perm);
     r.info.dead_inputs = n_dead;
     r.info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

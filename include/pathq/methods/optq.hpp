@@ -391,7 +391,31 @@ class Optq {
     }
 
     Codes codes;
-    r.info.saturated = scan(F, B, grid, perm, m_round, m_constraint, m_options.engine, codes, groups);
+    if (detail::exact_trace_applies(stats, dead)) {
+      // The layer error from the pass itself (Xq = X). With H' + lambda I = L^T L, the values
+      // before rounding c and the target b = D L W' (W' = W with the dead rows zeroed):
+      // c - q = D L (W' - Q) row by row, so with d = W' - Q
+      //   d^T (H' + lambda I) d = sum_t L_tt^2 (c_t - q_t)^2   (the scan's trace, L_tt^2 = 1 / D_tt^2),
+      //   W'^T (H' + lambda I) W' = sum_t L_tt^2 b_t^2,
+      // and the damping and the dead features' unit diagonal are taken off again. A dead
+      // feature has H_tt = 0 and a zero row of H, so it adds nothing to ||X (W - Q)||^2.
+      ScanTrace<Scalar> trace;
+      trace.weight = fb.inv_pivot.template cast<double>().cwiseInverse();
+      Eigen::VectorXd off_diagonal(n);  // what H' + lambda I adds to H on the diagonal
+      for (Index i = 0; i < n; ++i)
+        off_diagonal(i) = fb.lambda + (dead[std::size_t(perm.empty() ? i : perm[std::size_t(i)])] ? 1.0 : 0.0);
+      r.info.column_reference =
+          detail::weighted_column_sums(trace.weight, B, B, [](double b, double) { return b * b; }) -
+          detail::weighted_column_sums(off_diagonal, Wp, Wp, [](double w, double) { return w * w; });
+      r.info.saturated = scan(F, B, grid, perm, m_round, m_constraint, m_options.engine, codes, groups, trace);
+      r.info.column_error =
+          (trace.column - detail::weighted_column_sums(off_diagonal, Wp, B, [](double w, double q) {
+             return (w - q) * (w - q);
+           })).cwiseMax(0.0);
+      r.info.column_reference = r.info.column_reference.cwiseMax(0.0);
+    } else {
+      r.info.saturated = scan(F, B, grid, perm, m_round, m_constraint, m_options.engine, codes, groups);
+    }
     r.grid = grid;
     r.codes = unpermute_rows(codes, perm);
     r.info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -62,11 +62,24 @@ LayerError layer_error(const LayerStats<Acc>& stats, const Eigen::MatrixBase<D1>
   return e;
 }
 
+/// The layer error of a method's result for the `W` and statistics it was computed from: the
+/// figures the method had from its own pass (`QuantInfo::column_error`, `O(N_out)`) when it
+/// left them, else `layer_error(stats, W, result.values())` (`O(N_in^2 N_out)`).
+/// \throws invalid_argument on a shape mismatch.
+template <class Acc, class D, class Scalar>
+LayerError layer_error(const LayerStats<Acc>& stats, const Eigen::MatrixBase<D>& W, const Result<Scalar>& result) {
+  const auto& info = result.info;
+  if (info.column_error.size() == W.cols() && info.column_reference.size() == W.cols() &&
+      result.codes.rows() == W.rows() && result.codes.cols() == W.cols() && W.rows() == stats.n_in())
+    return LayerError{info.column_error, info.column_reference};
+  return layer_error(stats, W, result.values());
+}
+
 /// Squared relative error `||XW - XqQ||_F^2 / ||XW||_F^2` of a result.
 template <class Acc, class D, class Scalar>
 double relative_error(const Eigen::MatrixBase<D>& W, const Result<Scalar>& result,
                       const LayerStats<Acc>& stats) {
-  return layer_error(stats, W, result.values()).squared_relative();
+  return layer_error(stats, W, result).squared_relative();
 }
 
 }  // namespace pathq
