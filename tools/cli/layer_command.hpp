@@ -13,6 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <pathq/io/atomic_file.hpp>
 #include <pathq/io/npy.hpp>
 #include <pathq/pathq.hpp>
@@ -107,9 +111,10 @@ pathq::Alphabet<Scalar> alphabet_from(const Args& a) {
 }
 
 // --statistics double|float: the products of H, G, K in double, or in float over chunks of rows
-// added up in double (pathq::StatsProducts::FloatChunks).
+// added up in double (pathq::StatsProducts::FloatChunks). Default: the working precision
+// (--precision), measured in bench/RESULTS.md ("The whole `pathq layer` job").
 inline pathq::StatsProducts statistics_products(const Args& a) {
-  const std::string s = a.text("statistics").value_or("double");
+  const std::string s = a.text("statistics").value_or(a.text("precision").value_or("float"));
   if (s == "double") return pathq::StatsProducts::Accumulation;
   if (s == "float") return pathq::StatsProducts::FloatChunks;
   throw UsageError{"--statistics must be 'double' or 'float', got '" + s + "'"};
@@ -244,6 +249,11 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   }
 
   check_memory_limit(a, sizeof(Scalar));  // from the files' headers, before reading any data
+#if defined(_OPENMP)
+  // --threads T bounds the whole job: the statistics and the factorization too, not only the panels.
+  if (a.has("threads"))
+    if (auto t = a.integer("threads", 0, 4096); t && *t > 0) omp_set_num_threads(int(*t));
+#endif
   LayerInput<Scalar> in;
   in.W = pathq::io::load_matrix<Scalar>(w_path);
   const auto t_stats = std::chrono::steady_clock::now();

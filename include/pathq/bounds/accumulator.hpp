@@ -69,7 +69,7 @@ inline int outer_accumulator_bits(int accumulator_bits, std::int64_t tiles) {
 /// \param accumulator_bits P in [2, 62]; \param input_bits N in [1, 30] ([2, 30] when signed).
 /// \returns the largest admissible `||q||_1` (real).
 inline double a2q_l1_bound(int accumulator_bits, int input_bits, bool input_signed) {
-  detail::check_accumulator_bits("bounds::a2q_l1_bound", accumulator_bits, input_bits, input_signed);
+  pathq::detail::check_accumulator_bits("bounds::a2q_l1_bound", accumulator_bits, input_bits, input_signed);
   return double(accumulator_limit(accumulator_bits)) * std::ldexp(1.0, (input_signed ? 1 : 0) - input_bits);
 }
 
@@ -85,7 +85,7 @@ inline double a2q_l1_bound(int accumulator_bits, int input_bits, bool input_sign
 /// About twice the A2Q bound: P = 12, N = 4 gives 272.9 against 127.9. ALGORITHMS.md §6(a).
 /// \param accumulator_bits P in [2, 62]; \param input_bits N in [1, 30].
 inline double a2q_plus_l1_bound(int accumulator_bits, int input_bits) {
-  detail::check_accumulator_bits("bounds::a2q_plus_l1_bound", accumulator_bits, input_bits, false);
+  pathq::detail::check_accumulator_bits("bounds::a2q_plus_l1_bound", accumulator_bits, input_bits, false);
   return (std::ldexp(1.0, accumulator_bits) - 2.0) / (std::ldexp(1.0, input_bits) - 1.0);
 }
 

@@ -52,7 +52,9 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> permute_rows(
     const Eigen::MatrixBase<D>& A, const std::vector<Eigen::Index>& perm) {
   if (perm.empty()) return A.template cast<Scalar>();
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> P(A.rows(), A.cols());
-  for (Eigen::Index i = 0; i < A.rows(); ++i) P.row(i) = A.row(perm[std::size_t(i)]).template cast<Scalar>();
+  // Column by column: a gather within one column of A, a contiguous write of P's.
+  for (Eigen::Index j = 0; j < A.cols(); ++j)
+    for (Eigen::Index i = 0; i < A.rows(); ++i) P(i, j) = Scalar(A(perm[std::size_t(i)], j));
   return P;
 }
 
@@ -60,7 +62,8 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> permute_rows(
 inline Codes unpermute_rows(const Codes& C, const std::vector<Eigen::Index>& perm) {
   if (perm.empty()) return C;
   Codes out(C.rows(), C.cols());
-  for (Eigen::Index i = 0; i < C.rows(); ++i) out.row(perm[std::size_t(i)]) = C.row(i);
+  for (Eigen::Index j = 0; j < C.cols(); ++j)
+    for (Eigen::Index i = 0; i < C.rows(); ++i) out(perm[std::size_t(i)], j) = C(i, j);
   return out;
 }
 

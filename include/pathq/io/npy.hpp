@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -322,19 +323,30 @@ inline std::string to_npy_bytes(const NpyArray& array) {
 /// The bytes of a .npy file holding matrix `M`: format 1.0 (2.0 only if the header needs it),
 /// C order, shape (rows, cols), dtype from the scalar type (float -> '<f4', double -> '<f8', ...).
 /// The header is padded with spaces and ends in '\n' so that the data starts at a multiple of 64.
-/// Complexity: one copy of `M` into row-major order.
+/// Complexity: one copy of `M`, in row-major order, straight into the bytes (by tiles of 64 x 64).
 template <class Derived>
 std::string to_npy_bytes(const Eigen::MatrixBase<Derived>& M) {
   using Scalar = typename Derived::Scalar;
   static_assert(is_npy_scalar<Scalar>,
                 "to_npy_bytes writes float, double, int8, int16, int32, int64 or uint8 matrices.");
   pathq::detail::check_little_endian_host("to_npy_bytes");
-  const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = M;
-  const std::vector<std::int64_t> shape = {row_major.rows(), row_major.cols()};
+  const auto& P = M.derived().eval();  // a plain matrix: itself; an expression: evaluated once
+  const Eigen::Index rows = P.rows(), cols = P.cols();
+  const std::vector<std::int64_t> shape = {rows, cols};
   std::string out = pathq::detail::npy_preamble(npy_descr(dtype_of<Scalar>()), false, shape);
-  if (row_major.size() > 0)
-    out.append(reinterpret_cast<const char*>(row_major.data()),
-               static_cast<std::size_t>(row_major.size()) * sizeof(Scalar));
+  const std::size_t start = out.size();
+  out.resize(start + static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * sizeof(Scalar));
+  char* data = &out[0] + start;
+  constexpr Eigen::Index tile = 64;
+  for (Eigen::Index i0 = 0; i0 < rows; i0 += tile)
+    for (Eigen::Index j0 = 0; j0 < cols; j0 += tile) {
+      const Eigen::Index i1 = std::min(rows, i0 + tile), j1 = std::min(cols, j0 + tile);
+      for (Eigen::Index j = j0; j < j1; ++j)
+        for (Eigen::Index i = i0; i < i1; ++i) {
+          const Scalar v = P.coeff(i, j);
+          std::memcpy(data + static_cast<std::size_t>(i * cols + j) * sizeof(Scalar), &v, sizeof(Scalar));
+        }
+    }
   return out;
 }
 

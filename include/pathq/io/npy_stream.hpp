@@ -47,16 +47,22 @@ inline bool npy_pread_all(int fd, char* out, std::size_t size, std::uint64_t off
 
 /// Converts `rows x cols` elements of type `Source` at `bytes` (element (i, j) at index
 /// `i * row_stride + j * col_stride`) into `out` (already sized); floating-point `Scalar` only,
-/// so every conversion succeeds (rounding to nearest).
+/// so every conversion succeeds (rounding to nearest). In tiles of 64 x 64, so that neither the
+/// row-major file order nor the column-major matrix is walked across its order for long.
 template <class Source, class Scalar>
 void npy_convert_block(const char* bytes, Eigen::Index rows, Eigen::Index cols, std::int64_t row_stride,
                        std::int64_t col_stride, Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& out) {
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index j = 0; j < cols; ++j) {
-      Source value;
-      std::memcpy(&value, bytes + static_cast<std::size_t>(i * row_stride + j * col_stride) * sizeof(Source),
-                  sizeof(Source));
-      out(i, j) = static_cast<Scalar>(value);
+  constexpr Eigen::Index tile = 64;
+  for (Eigen::Index j0 = 0; j0 < cols; j0 += tile)
+    for (Eigen::Index i0 = 0; i0 < rows; i0 += tile) {
+      const Eigen::Index i1 = std::min(rows, i0 + tile), j1 = std::min(cols, j0 + tile);
+      for (Eigen::Index i = i0; i < i1; ++i)
+        for (Eigen::Index j = j0; j < j1; ++j) {
+          Source value;
+          std::memcpy(&value, bytes + static_cast<std::size_t>(i * row_stride + j * col_stride) * sizeof(Source),
+                      sizeof(Source));
+          out(i, j) = static_cast<Scalar>(value);
+        }
     }
 }
 
