@@ -13,7 +13,8 @@ each thread count T, in one run:
 - torch (with --torch): a PyTorch transcription of GPTQ (Frantar et al., ICLR 2023,
   Algorithm 1: Hessian X^T X, 1% damping, act-order, lazy batches of 128 columns, the Cholesky
   factor of H^-1), per-column asymmetric min-max 4 bits, end to end from the same files
-  (reading, Hessian, quantization, writing Q); pathq's OPTQ on the same grid (--grid asymmetric)
+  (a Python process started, torch imported, the files read, Hessian, quantization, Q written),
+  the wall time of that process, as for pathq's; pathq's OPTQ on the same grid (--grid asymmetric)
   beside it, and both errors ||XW - XQ||^2 / ||XW||^2 computed here in double.
 
 Usage (numpy and torch on OpenBLAS for a fair comparison):
@@ -55,6 +56,17 @@ def make_layer(folder, n, seed):
     return paths
 
 
+def essential_in_child(x_path, n, threads, repeats):
+    """essential_seconds in a child process: OpenBLAS takes its thread count from the environment
+    when it is loaded, so each thread count needs a process of its own."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    code = ("import sys; sys.path.insert(0, %r); import end_to_end as e, numpy as np; "
+            "print(*e.essential_seconds(np.load(%r), %d, %d, %d))" % (os.path.dirname(os.path.abspath(__file__)),
+                                                                    x_path, n, threads, repeats))
+    out = subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True).stdout
+    return tuple(float(v) for v in out.split())
+
+
 def essential_seconds(X, n, threads, repeats):
     """Best-of times of X^T X (numpy calls syrk for A.T @ A), a Cholesky, and one GEMM, in float32,
     each the faster of numpy's and torch's (when torch is installed): numpy's Cholesky is several
@@ -90,6 +102,16 @@ def run_pathq(pathq, args, threads, folder, tag):
     with open(report) as f:
         rep = json.load(f)
     return wall, rep, out
+
+
+def gptq_torch_in_child(w_path, x_path, q_path, bits, threads):
+    """gptq_torch in a child process with `threads` for torch and OpenBLAS alike; its wall time."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    code = ("import sys; sys.path.insert(0, %r); import end_to_end as e; e.gptq_torch(%r, %r, %r, %d, %d)"
+            % (os.path.dirname(os.path.abspath(__file__)), w_path, x_path, q_path, bits, threads))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - t0
 
 
 def gptq_torch(w_path, x_path, q_path, bits, threads, blocksize=128, percdamp=0.01):
@@ -164,8 +186,7 @@ def main():
             paths = make_layer(folder, n, seed=n)
             X = np.load(paths["X"])
             for t in a.threads:
-                os.environ["OPENBLAS_NUM_THREADS"] = str(t)
-                ts, tc, tg = essential_seconds(X, n, t, 3)
+                ts, tc, tg = essential_in_child(paths["X"], n, t, 3)
                 ess = ts + tc + tg
                 common = ["--weights", paths["W"], "--inputs", paths["X"], "--bits", "4", *a.extra]
                 res = {}
@@ -183,7 +204,7 @@ def main():
                       f"{g[1]['seconds']['quantization']:.3f})", flush=True)
                 if a.torch:
                     q_torch = os.path.join(folder, "Q_torch.npy")
-                    t_torch = best_of(a.repeats, lambda: gptq_torch(paths["W"], paths["X"], q_torch, 4, t))
+                    t_torch = min(gptq_torch_in_child(paths["W"], paths["X"], q_torch, 4, t) for _ in range(a.repeats))
                     best = None
                     for _ in range(a.repeats):
                         wall, rep, q_pathq = run_pathq(
