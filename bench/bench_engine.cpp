@@ -96,7 +96,7 @@ SmallLayer small_layer(Eigen::Index n_in) {
   return L;
 }
 
-// ALGORITHMS.md §1(b) one neuron at a time in the data domain: O(m N_in N_out).
+// docs/algorithms.md#gpfq-per-neuron-loop one neuron at a time in the data domain: O(m N_in N_out).
 void BM_NaiveReference(benchmark::State& state) {
   const SmallLayer L = small_layer(state.range(0));
   const std::vector<std::vector<double>> levels(std::size_t(small_n_out),
@@ -132,7 +132,7 @@ BENCHMARK(BM_NaiveReference)->Arg(4096)->Iterations(1)->Unit(benchmark::kMillise
 BENCHMARK(BM_EngineSameSize)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EngineSameSize)->Arg(4096)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Error against the theory on Gaussian data (ALGORITHMS.md §1(e)): m = 100, N_out = 20,
+// Error against the theory on Gaussian data (docs/algorithms.md#gpfq-error-bounds): m = 100, N_out = 20,
 // X and W iid N(0, 1), delta = 0.5, unbounded alphabet. Times GPFQ's quantize().
 void BM_ErrorVsNin(benchmark::State& state) {
   const Eigen::Index n_in = state.range(0);

@@ -21,8 +21,9 @@ namespace {
 
 using pathq_test::gaussian;
 
-// Error against the theory on Gaussian data (ALGORITHMS.md §4(e)): m = 30, N_out = 16, X and W
-// iid N(0, 1), delta = 0.25, unbounded alphabet. Times the walk + MSQ from the statistics.
+// Error against the theory on Gaussian data (docs/algorithms.md#maly-saab-error-bounds): m = 30,
+// N_out = 16, X and W iid N(0, 1), delta = 0.25, unbounded alphabet. Times the walk + MSQ from the
+// statistics.
 void BM_ErrorVsNin(benchmark::State& state) {
   const Eigen::Index n_in = state.range(0);
   const Eigen::Index m = 30, n_out = 16;

@@ -147,7 +147,8 @@ TEST_CASE("the 1-bit operator: +alpha with probability (1 + z/alpha)/2, D = 2 al
   REQUIRE(sample(g, sr, 1.0, 1000).mean == Approx(alpha));
 }
 
-TEST_CASE("L1 and L0: the sparse-GPFQ thresholded quantizers of §0.3, literally", "[operators]") {
+// docs/algorithms.md#alphabets-rounding-operators (thresholded rounding).
+TEST_CASE("L1 and L0: the sparse-GPFQ thresholded quantizers, literally", "[operators]") {
   const double lambda = 0.13, delta = 0.1;
   const int K = 4;
   // L1 on the symmetric grid {k delta : |k| <= K}.

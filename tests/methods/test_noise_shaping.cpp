@@ -88,7 +88,8 @@ TEST_CASE("noise shaping matches the loops of the RFF and binary-embedding code"
   REQUIRE((sb.state - ub).cwiseAbs().maxCoeff() < 1e-12);
 }
 
-TEST_CASE("noise shaping: the exact error identities of §8", "[noise_shaping][theory]") {
+// docs/algorithms.md#noise-shaping-condensation (the exact error identities per block).
+TEST_CASE("noise shaping: the exact error identities of the schemes", "[noise_shaping][theory]") {
   // Greedy r-th order: y - q = D^r u.
   for (int r : {1, 2, 3, 4}) {
     const Eigen::VectorXd y = bounded(210, 0.5, 30 + std::uint64_t(r));

@@ -169,7 +169,7 @@ TEST_CASE("prune: requested sparsity is met within tolerance, and the error grow
     for (int levels : {0, 4}) {
       double previous = 0;
       // Unbiased pruning sends weights below lambda to +-lambda: past ~60% zeros its variance
-      // dominates (ALGORITHMS.md §3(g)); the deterministic modes go further.
+      // dominates (docs/algorithms.md#stochastic-framework-pitfalls); the deterministic modes go further.
       const std::vector<double> targets =
           mode == pathq::PruneMode::Stochastic ? std::vector<double>{0.4, 0.6} : std::vector<double>{0.4, 0.6, 0.8};
       for (double target : targets) {

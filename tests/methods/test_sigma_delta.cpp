@@ -70,7 +70,7 @@ TEST_CASE("harmonic frames are unit-norm tight frames and match their definition
       REQUIRE(std::abs(F.variation(perm) - walked) < 1e-10 * (1 + walked));
     }
   }
-  // Spec check (ALGORITHMS.md §5(b)): n = 6, p = 200 gives sigma = 13.50 <= 13.57.
+  // The check of docs/algorithms.md#frame-sigma-delta-frames: n = 6, p = 200 gives sigma = 13.50 <= 13.57.
   const auto F6 = pathq::Frame::harmonic(6, 200);
   REQUIRE(F6.variation() == Approx(13.50).margin(0.01));
   REQUIRE(pathq::harmonic_variation_bound(6) == Approx(13.57).margin(0.01));

@@ -47,8 +47,9 @@ struct AxeTrace {
   double margin = std::numeric_limits<double>::infinity();  ///< distance of any rounding from a tie
 };
 
-/// ALGORITHMS.md §1(b) GPFQ with the AXE step of §6(b) written as the reference implementation
-/// states it: thresholds from the original weights (W/step per tile, zero-padded to T, centred,
+/// GPFQ (docs/algorithms.md#gpfq-per-neuron-loop) with the AXE step
+/// (docs/algorithms.md#axe-constrained-step) written as the reference implementation states it:
+/// thresholds from the original weights (W/step per tile, zero-padded to T, centred,
 /// projected onto the l1 ball of radius (2^P - 2)/(x_max - x_min)); per step the soft threshold,
 /// then the clamp to [step min(Lo + 1/2, 0), step max(Up - 1/2, 0)], then round to nearest
 /// (ties up, except at the lower clamp, see below) onto {-K..K}; the residual uses the

@@ -24,7 +24,7 @@ struct GpfqTrace {
   Eigen::MatrixXd U;  ///< m x N_out final residuals
 };
 
-/// ALGORITHMS.md §1(b), written as the papers state it, one neuron at a time:
+/// docs/algorithms.md#gpfq-per-neuron-loop, written as the papers state it, one neuron at a time:
 ///   u <- 0; for t: c_t = <Xq_t, u + w_t X_t> / ||Xq_t||^2 (0 if Xq_t is dead);
 ///                  q_t = Q_A(c_t); u <- u + w_t X_t - q_t Xq_t.
 /// `levels[j]` is the alphabet of neuron j; `dead_tol` marks ||Xq_t||^2 <= tol * max_s ||Xq_s||^2.

@@ -42,7 +42,7 @@ inline bool dependent(const Eigen::MatrixXd& X, const std::vector<Eigen::Index>&
   return sv(sv.size() - 1) <= tol * scale;
 }
 
-/// ALGORITHMS.md §4(b), one neuron at a time, in the data domain:
+/// docs/algorithms.md#maly-saab-walk, one neuron at a time, in the data domain:
 ///   cells [lo_i, hi_i] around each weight (two neighbouring levels, or all levels for `box`; a
 ///   weight beyond the levels gets the cell between the levels' end and its own value);
 ///   weights on a face start fixed;

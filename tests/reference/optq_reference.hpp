@@ -81,8 +81,9 @@ inline void fit(const OptqReferenceGrid& g, const Eigen::VectorXd& v, double& st
 
 }  // namespace detail_ref
 
-/// ALGORITHMS.md §7(b) and (e), literally, with all neurons side by side, on the Gram matrix H of
-/// the layer's inputs (`Xq^T Xq`), walking the weights `W_walk` with a grid fitted to `W0`:
+/// docs/algorithms.md#optq-algorithm (the naive form), literally, with all neurons side by side, on
+/// the Gram matrix H of the layer's inputs (`Xq^T Xq`), walking the weights `W_walk` with a grid
+/// fitted to `W0`:
 ///   dead features (H_tt <= tol max H_ss): H row/col 0, H_tt = 1, W row 0;
 ///   act-order: stable sort by diag(H) (before the repair) descending;
 ///   H += damping * mean(diag H) I;

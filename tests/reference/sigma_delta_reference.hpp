@@ -1,4 +1,6 @@
-// Naive references: literal transcriptions of frame Sigma-Delta (ALGORITHMS.md §5(b)) and the noise-shaping loops of §8.
+// Naive references: literal transcriptions of frame Sigma-Delta
+// (docs/algorithms.md#frame-sigma-delta-algorithm) and the noise-shaping loops
+// (docs/algorithms.md#noise-shaping).
 #ifndef PATHQ_TESTS_REFERENCE_SIGMA_DELTA_REFERENCE_HPP
 #define PATHQ_TESTS_REFERENCE_SIGMA_DELTA_REFERENCE_HPP
 
@@ -33,7 +35,7 @@ struct FrameSigmaDeltaTrace {
   Eigen::VectorXd xq;         ///< (n/p) F q
 };
 
-/// ALGORITHMS.md §5(b) for one vector, as written:
+/// docs/algorithms.md#frame-sigma-delta-algorithm for one vector, as written:
 ///   c <- F^T x; u <- 0; for k in pi: v <- u + c_k; q_k <- Q_B(v); u <- v - q_k;  x_q <- (n/p) F q
 /// with Q_B(v) = delta (clip(floor(v/delta), -L, L-1) + 1/2). `order` empty: natural.
 inline FrameSigmaDeltaTrace frame_sigma_delta(const Eigen::VectorXd& x, const Eigen::MatrixXd& F, int L, double delta,

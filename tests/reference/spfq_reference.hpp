@@ -19,9 +19,9 @@ inline double draw(std::uint64_t seed, Eigen::Index t, Eigen::Index j) {
   return pathq::RandomStream(seed, std::uint64_t(j)).uniform(std::uint64_t(t));
 }
 
-/// Stochastic rounding onto a sorted level set (ALGORITHMS.md §0.3): with a <= z <= b the
-/// neighbouring levels, b with probability (z - a) / (b - a), decided by the uniform `r`;
-/// values beyond the ends are clipped.
+/// Stochastic rounding onto a sorted level set (docs/algorithms.md#alphabets-rounding-operators):
+/// with a <= z <= b the neighbouring levels, b with probability (z - a) / (b - a), decided by the
+/// uniform `r`; values beyond the ends are clipped.
 inline double stochastic_level(double z, const std::vector<double>& levels, double r) {
   if (z <= levels.front()) return levels.front();
   if (z >= levels.back()) return levels.back();
@@ -40,10 +40,10 @@ inline std::vector<double> dead_zone_levels(int K, double lambda, double delta) 
   return v;
 }
 
-/// Stochastic pruning (ALGORITHMS.md §3(b)): z if |z| > lambda, else sign(z) lambda with
-/// probability |z| / lambda and 0 otherwise. The draw decides as stochastic rounding between the
-/// neighbouring levels of {-lambda, 0, lambda} does (the upper one when r < (z - a)/(b - a)),
-/// which has that law.
+/// Stochastic pruning (docs/algorithms.md#stochastic-framework-operators): z if |z| > lambda, else
+/// sign(z) lambda with probability |z| / lambda and 0 otherwise. The draw decides as stochastic
+/// rounding between the neighbouring levels of {-lambda, 0, lambda} does (the upper one when
+/// r < (z - a)/(b - a)), which has that law.
 inline double stochastic_prune(double z, double lambda, double r) {
   if (std::abs(z) > lambda) return z;
   return stochastic_level(z, {-lambda, 0.0, lambda}, r);
@@ -69,7 +69,7 @@ inline double l0_quantizer(double z, double lambda, double delta, int K) {
   return s * (lambda + delta * std::min(std::abs(std::floor(soft(z, lambda) / delta + 0.5)), double(K - 1)));
 }
 
-/// Phase 1 of SPFQ (ALGORITHMS.md §2(b)), in the data domain, one neuron at a time:
+/// Phase 1 of SPFQ (docs/algorithms.md#spfq-two-phases), in the data domain, one neuron at a time:
 ///   pass 1:      U <- 0; for t: U += w_t X_t;   w~_t <- <U, Xq_t>/||Xq_t||^2 (0 if dead); U -= w~_t Xq_t
 ///   passes 2..r:         for t: U += w~_t Xq_t; w~_t <- <U, Xq_t>/||Xq_t||^2 (0 if dead); U -= w~_t Xq_t
 /// `dead_tol` marks ||Xq_t||^2 <= tol * max_s ||Xq_s||^2. Returns W~; `U_align` gets XW - Xq W~.
@@ -100,7 +100,8 @@ struct PhaseTwoTrace {
   Eigen::MatrixXd U;  ///< m x N_out final residuals Xq (W~ - Q)
 };
 
-/// Phase 2 of SPFQ / the framework (ALGORITHMS.md §2(b), §3(b)), one neuron at a time:
+/// Phase 2 of SPFQ / the framework (docs/algorithms.md#spfq-two-phases,
+/// docs/algorithms.md#stochastic-framework-operator-contract), one neuron at a time:
 ///   u <- 0; for t: c_t = w~_t + kappa <Xq_t, u>/||Xq_t||^2 (w~_t if dead); q_t = T(c_t, t, j);
 ///                  u += (w~_t - q_t) Xq_t
 inline PhaseTwoTrace stochastic_path(const Eigen::MatrixXd& Wt, const Eigen::MatrixXd& Xq,

@@ -22,7 +22,8 @@ def l1_threshold(a, z):
 
 
 def axe_gpfq_numpy(W, X, Xq, step, K, P, N, signed, T):
-    """ALGORITHMS.md §1(b) GPFQ with the AXE step of §6(b), one neuron at a time."""
+    """GPFQ (docs/algorithms.md#gpfq-per-neuron-loop) with the AXE step
+    (docs/algorithms.md#axe-constrained-step), one neuron at a time."""
     n_in, n_out = W.shape
     T = T or n_in
     tiles = -(-n_in // T)

@@ -7,7 +7,7 @@ def nearest(c, levels):
 
 
 def gpfq_numpy(W, X, Xq, levels):
-    """ALGORITHMS.md §1(b), literally: one neuron at a time, in the data domain."""
+    """docs/algorithms.md#gpfq-per-neuron-loop, literally: one neuron at a time, in the data domain."""
     n_in, n_out = W.shape
     Q = np.zeros_like(W)
     C = np.zeros_like(W)

@@ -7,7 +7,7 @@ INF = float("inf")
 
 
 def walk_numpy(W, X, K, step, box=False, rank_tol=1e-9, face_tol=1e-12):
-    """ALGORITHMS.md §4(b) on X itself, in code units of the grid {k*step : |k| <= K}:
+    """docs/algorithms.md#maly-saab-walk on X itself, in code units of the grid {k*step : |k| <= K}:
     J = the shortest run of lowest-index free weights whose columns of X are dependent (SVD),
     z = its null vector with z_c = 1 for the last weight c, c sent toward its nearer level (up on a
     tie), the largest step that keeps every weight in its cell, every weight that reaches its face

@@ -27,7 +27,8 @@ def code_range(kind, bits):
 
 
 def gptq_numpy(W, X, kind, bits, C=1.0, group=0, static=True, act_order=False, damp=0.01, target=None):
-    """ALGORITHMS.md §7(b), unblocked: H^-1 = U^T U, w_{t+1:} -= U[t, t+1:] (w_t - q_t) / U[t, t].
+    """docs/algorithms.md#optq-algorithm, unblocked: H^-1 = U^T U,
+    w_{t+1:} -= U[t, t+1:] (w_t - q_t) / U[t, t].
     H = X^T X (pass Xq for a partly quantized network); the grid is fitted to W, the walk runs on
     `target` (W when None)."""
     n, N = W.shape

@@ -5,7 +5,7 @@ from cli_support import fails, np, ok, path, report, save
 
 
 def harmonic_frame(n, p):
-    """ALGORITHMS.md §5(b): column k - 1 is e_k, k = 1..p."""
+    """docs/algorithms.md#frame-sigma-delta-frames: column k - 1 is e_k, k = 1..p."""
     k = np.arange(1, p + 1)
     rows = []
     if n % 2 == 1:

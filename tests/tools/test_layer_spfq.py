@@ -36,7 +36,7 @@ def stochastic_level(z, levels, r):
 
 
 def align(W, X, Xq, order, ridge=1e-6):
-    """Phase 1 (ALGORITHMS.md §2(b)) in the data domain; order None means the direct solve."""
+    """Phase 1 (docs/algorithms.md#spfq-two-phases) in the data domain; order None means the direct solve."""
     energy = (Xq * Xq).sum(axis=0)
     if order is None:
         H = Xq.T @ Xq

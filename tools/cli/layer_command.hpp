@@ -1,4 +1,4 @@
-// `pathq layer`: quantize one layer from .npy files (the contract of DESIGN.md).
+// `pathq layer`: quantize one layer from .npy files (the contract of docs/design.md#the-pathq-tool).
 #ifndef PATHQ_TOOLS_LAYER_COMMAND_HPP
 #define PATHQ_TOOLS_LAYER_COMMAND_HPP
 

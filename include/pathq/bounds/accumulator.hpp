@@ -25,7 +25,7 @@ inline void check_accumulator_bits(const char* where, int accumulator_bits, int 
 namespace bounds {
 
 /// The largest value a signed `P`-bit accumulator holds under the sign-magnitude convention,
-/// `2^(P-1) - 1` (it also covers two's complement). ALGORITHMS.md §6(a).
+/// `2^(P-1) - 1` (it also covers two's complement). docs/algorithms.md#axe-accumulator-bounds.
 /// \param accumulator_bits P in [2, 62].
 inline std::int64_t accumulator_limit(int accumulator_bits) {
   PATHQ_CHECK(accumulator_bits >= 2 && accumulator_bits <= 62, "bounds::accumulator_limit",
@@ -46,7 +46,7 @@ inline int accumulator_bits_needed(std::int64_t value) {
 
 /// Width of the outer accumulator of a multi-stage datapath: `tiles` inner results of at most
 /// `2^(P-1) - 1` each sum to at most `tiles (2^(P-1) - 1) <= 2^(P - 1 + ceil(log2 tiles)) - 1`,
-/// so `P + ceil(log2 tiles)` bits suffice (ALGORITHMS.md §6(b), multi-stage) **[derived]**.
+/// so `P + ceil(log2 tiles)` bits suffice (docs/algorithms.md#axe-multi-stage-accumulation; derived here).
 /// \param accumulator_bits P (inner width) in [2, 62]; \param tiles >= 1.
 inline int outer_accumulator_bits(int accumulator_bits, std::int64_t tiles) {
   PATHQ_CHECK(accumulator_bits >= 2 && accumulator_bits <= 62, "bounds::outer_accumulator_bits",
@@ -65,7 +65,7 @@ inline int outer_accumulator_bits(int accumulator_bits, std::int64_t tiles) {
 /// never overflow a signed P-bit accumulator on N-bit inputs, in any summation order, because
 /// every partial sum is at most `||q||_1 max|x|` and `max|x| <= 2^(N - 1[signed])`.
 /// It is tight for signed inputs and slightly conservative for unsigned ones (`2^N` against the
-/// true `2^N - 1`). ALGORITHMS.md §6(a).
+/// true `2^N - 1`). docs/algorithms.md#axe-accumulator-bounds.
 /// \param accumulator_bits P in [2, 62]; \param input_bits N in [1, 30] ([2, 30] when signed).
 /// \returns the largest admissible `||q||_1` (real).
 inline double a2q_l1_bound(int accumulator_bits, int input_bits, bool input_signed) {
@@ -81,8 +81,10 @@ inline double a2q_l1_bound(int accumulator_bits, int input_bits, bool input_sign
 ///
 /// never overflow a signed P-bit accumulator on N-bit inputs (signed or unsigned: in both cases
 /// `x_max - x_min = 2^N - 1`), since the extremes of the dot product are
-/// `±(||q||_1 / 2)(x_max - x_min)`. AXE uses this radius for its soft threshold (§6(b) step 1).
-/// About twice the A2Q bound: P = 12, N = 4 gives 272.9 against 127.9. ALGORITHMS.md §6(a).
+/// `±(||q||_1 / 2)(x_max - x_min)`. AXE uses this radius for its soft threshold
+/// (docs/algorithms.md#axe-constrained-step, step 1).
+/// About twice the A2Q bound: P = 12, N = 4 gives 272.9 against 127.9.
+/// docs/algorithms.md#axe-accumulator-bounds.
 /// \param accumulator_bits P in [2, 62]; \param input_bits N in [1, 30].
 inline double a2q_plus_l1_bound(int accumulator_bits, int input_bits) {
   pathq::detail::check_accumulator_bits("bounds::a2q_plus_l1_bound", accumulator_bits, input_bits, false);

@@ -1,4 +1,4 @@
-// Error bounds and scaling laws of GPFQ (ALGORITHMS.md §1(e)).
+// Error bounds and scaling laws of GPFQ (docs/algorithms.md#gpfq-error-bounds).
 #ifndef PATHQ_BOUNDS_GPFQ_HPP
 #define PATHQ_BOUNDS_GPFQ_HPP
 
@@ -13,7 +13,7 @@ namespace pathq {
 namespace bounds {
 
 /// Deterministic GPFQ bound for any data when `Xq = X` and no step saturates
-/// (ALGORITHMS.md §1(e) fact 3): the one-step energy identity
+/// (docs/algorithms.md#gpfq-error-bounds, fact 3): the one-step energy identity
 /// `||u_t||^2 = ||(I - P_t) u_{t-1}||^2 + (c_t - q_t)^2 ||X_t||^2` with `|c_t - q_t| <= delta/2`
 /// sums to `||X w - X q||^2 <= (delta^2 / 4) ||X||_F^2` per neuron.
 /// \param grid the grid used (per-column steps; per-group steps use their largest step).
@@ -31,9 +31,9 @@ double gpfq_unsaturated(const Grid<Scalar>& grid, double trace_K) {
   return sum * trace_K;
 }
 
-/// The Gaussian-data scaling law (ALGORITHMS.md §1(e), "empirical scaling"): with `X = Xq` iid
-/// N(0,1), `m` samples, `N_in >> m`, weights of mean square `mean_sq_w` and no clipping,
-/// `E_rel(GPFQ) ~ delta^2 m / (12 N_in E[w^2])` (squared relative error). A benchmark
+/// The Gaussian-data scaling law (docs/algorithms.md#gpfq-error-bounds, "Gaussian scaling"): with
+/// `X = Xq` iid N(0,1), `m` samples, `N_in >> m`, weights of mean square `mean_sq_w` and no
+/// clipping, `E_rel(GPFQ) ~ delta^2 m / (12 N_in E[w^2])` (squared relative error). A benchmark
 /// prediction, not a bound.
 inline double gpfq_gaussian_scaling(double delta, double m, double n_in, double mean_sq_w) {
   PATHQ_CHECK(delta > 0 && m > 0 && n_in > 0 && mean_sq_w > 0, "bounds::gpfq_gaussian_scaling",
@@ -41,8 +41,9 @@ inline double gpfq_gaussian_scaling(double delta, double m, double n_in, double 
   return delta * delta * m / (12.0 * n_in * mean_sq_w);
 }
 
-/// The rate of the SIMODS theorem, `m log(N_in) / N_in`, up to its constant (ALGORITHMS.md
-/// §1(e)): GPFQ's relative square error on Gaussian data decays like this.
+/// The rate of the SIMODS theorem, `m log(N_in) / N_in`, up to its constant
+/// (docs/algorithms.md#gpfq-error-bounds): GPFQ's relative square error on Gaussian data decays
+/// like this.
 inline double gpfq_simods_rate(double m, double n_in) {
   PATHQ_CHECK(m > 0 && n_in > 1, "bounds::gpfq_simods_rate", "m must be > 0 and N_in > 1");
   return m * std::log(n_in) / n_in;

@@ -1,4 +1,5 @@
-// Error bounds of Maly-Saab pre-processing + MSQ (ALGORITHMS.md §4(e)): deterministic and Gaussian.
+// Error bounds of Maly-Saab pre-processing + MSQ (docs/algorithms.md#maly-saab-error-bounds):
+// deterministic and Gaussian.
 #ifndef PATHQ_BOUNDS_MALY_SAAB_HPP
 #define PATHQ_BOUNDS_MALY_SAAB_HPP
 
@@ -36,9 +37,9 @@ double maly_saab_lambda_max(const char* where, const Eigen::MatrixBase<D>& K, co
 
 namespace bounds {
 
-/// The deterministic bound for one neuron (ALGORITHMS.md §4(e)): after the walk, `w - q` is
-/// supported on the off-grid set `S` (`|S| <= rank(X)`) with `|w~_i - q_i| <= delta/2` (round to
-/// nearest, no saturation), and `X w~ = X w`, so
+/// The deterministic bound for one neuron (docs/algorithms.md#maly-saab-error-bounds): after the
+/// walk, `w - q` is supported on the off-grid set `S` (`|S| <= rank(X)`) with
+/// `|w~_i - q_i| <= delta/2` (round to nearest, no saturation), and `X w~ = X w`, so
 ///
 ///     ||X(w - q)|| = ||X_S (w~ - q)_S|| <= sigma_max(X_S) sqrt(|S|) delta / 2,
 ///
@@ -84,7 +85,7 @@ double maly_saab_deterministic(const Eigen::MatrixBase<D>& K, const std::vector<
   return sum;
 }
 
-/// Gaussian data (ALGORITHMS.md §4(e), "random data"): X `m x N_in` iid N(0, 1). With
+/// Gaussian data (docs/algorithms.md#maly-saab-error-bounds): X `m x N_in` iid N(0, 1). With
 /// `s = min(m, N_in)`, every `m x s` submatrix satisfies `sigma_max <= sqrt(m) + sqrt(s) + t_0`
 /// except with probability `e^{-t_0^2/2}` (Gaussian concentration), and a union bound over the
 /// `C(N_in, s) <= (e N_in / s)^s` subsets gives, with probability >= `1 - e^{-t^2/2}`,

@@ -1,4 +1,4 @@
-// Error bound of OPTQ/GPTQ without saturation (ALGORITHMS.md §7(e)).
+// Error bound of OPTQ/GPTQ without saturation (docs/algorithms.md#optq-error-bounds).
 #ifndef PATHQ_BOUNDS_OPTQ_HPP
 #define PATHQ_BOUNDS_OPTQ_HPP
 

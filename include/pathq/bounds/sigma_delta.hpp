@@ -1,4 +1,5 @@
-// Error bounds of frame Sigma-Delta quantization: per vector, per layer, and through networks (ALGORITHMS.md §5(e)).
+// Error bounds of frame Sigma-Delta quantization: per vector, per layer, and through networks
+// (docs/algorithms.md#frame-sigma-delta-error-bounds).
 #ifndef PATHQ_BOUNDS_SIGMA_DELTA_HPP
 #define PATHQ_BOUNDS_SIGMA_DELTA_HPP
 
@@ -15,8 +16,8 @@
 namespace pathq {
 namespace bounds {
 
-/// First-order Sigma-Delta in a FUNTF, per vector (Benedetto-Powell-Yilmaz 2006; ALGORITHMS.md
-/// §5(e)). Summation by parts gives
+/// First-order Sigma-Delta in a FUNTF, per vector (Benedetto-Powell-Yilmaz 2006;
+/// docs/algorithms.md#frame-sigma-delta-error-bounds). Summation by parts gives
 /// `x - x_q = (n/p) [sum_{k<p} u_k (e_{pi(k)} - e_{pi(k+1)}) + u_p e_{pi(p)}]`, and with the
 /// stability condition (`||x|| <= (L - 1/2) delta`, hence `|u_k| <= delta/2`)
 ///
@@ -135,7 +136,8 @@ namespace bounds {
 
 /// Feed-forward network `a_l = rho(W_l^T a_{l-1} + b_l)`, `a_0 = x`, rho `lipschitz`-Lipschitz
 /// (1 for ReLU, tanh, ...; 3/2 for hard-swish: see `pathq::lipschitz_constant`), and its quantized
-/// copy with `W_q, b_q` (ALGORITHMS.md §5(e); the shape of Czaja-Na's feed-forward lemma). From
+/// copy with `W_q, b_q` (docs/algorithms.md#frame-sigma-delta-error-bounds; the shape of Czaja-Na's
+/// feed-forward lemma). From
 /// `||a_l - a^_l|| <= Lip (||W_q,l|| ||a_{l-1} - a^_{l-1}|| + ||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||)`:
 ///
 ///     ||a_L - a^_L|| <= sum_l Lip^(L-l+1) (prod_{k>l} ||W_q,k||) (||W_l - W_q,l|| ||a_{l-1}|| + ||b_l - b_q,l||).
@@ -157,8 +159,8 @@ inline double network_feedforward(const std::vector<LayerPerturbation>& layers,
 }
 
 /// Residual network `a_l = a_{l-1} + rho(W_l^T a_{l-1} + b_l)` (square W_l): the same sum with the
-/// products `prod_{k>l} (1 + Lip ||W_q,k||)` (ALGORITHMS.md §5(e)); `lipschitz` as for
-/// `network_feedforward`.
+/// products `prod_{k>l} (1 + Lip ||W_q,k||)` (docs/algorithms.md#frame-sigma-delta-error-bounds);
+/// `lipschitz` as for `network_feedforward`.
 inline double network_residual(const std::vector<LayerPerturbation>& layers,
                                const std::vector<double>& activation_norms, double lipschitz = 1.0) {
   ::pathq::detail::check_network("bounds::network_residual", layers, activation_norms);

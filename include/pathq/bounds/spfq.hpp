@@ -16,7 +16,7 @@
 namespace pathq {
 namespace bounds {
 
-// The constants below follow ALGORITHMS.md §2(e), where the theorems of Zhang & Saab
+// The constants below follow docs/algorithms.md#spfq-error-bounds, where the theorems of Zhang & Saab
 // (arXiv 2309.10975) are re-derived up to constants: a mean-zero step of magnitude <= D is
 // dominated in convex order by N(0, pi D^2 / 2), so SPFQ's phase-2 residual satisfies
 // u_N <=_cx N(0, sigma^2 I) with sigma^2 = (pi D^2 / 2) max_t ||Xq_t||^2, and the convex test
@@ -34,7 +34,8 @@ inline void check_tail_args(const char* where, double D, double p, double m, dou
 constexpr double pi = 3.14159265358979323846;
 }  // namespace detail
 
-/// Operator-contract tail bound for one layer (ALGORITHMS.md §2(e) and §3(b)): if phase 2 runs
+/// Operator-contract tail bound for one layer (docs/algorithms.md#spfq-error-bounds and
+/// docs/algorithms.md#stochastic-framework-operator-contract): if phase 2 runs
 /// an operator with `E[T(z)] = z` and `|T(z) - z| <= D` and nothing is clipped, then with
 /// probability at least `spfq_tail_probability(p, m, N_in, N_out)`, for every neuron j,
 ///
@@ -54,7 +55,7 @@ inline double spfq_operator_tail(double D, double p, double m, double n_in, doub
 /// with probability at least `spfq_tail_probability(p, m, N_in, N_out)`. For r < infinity the
 /// total error adds the deterministic alignment residual `XW - Xq W~`.
 /// \see Zhang & Saab, arXiv 2309.10975, the single-layer theorem (constants as re-derived in
-///      ALGORITHMS.md §2(e)).
+///      docs/algorithms.md#spfq-error-bounds).
 inline double spfq_tail(double delta, double p, double m, double n_in, double max_column_norm) {
   detail::check_tail_args("bounds::spfq_tail", delta, p, m, n_in, max_column_norm);
   return spfq_operator_tail(delta, p, m, n_in, max_column_norm);
@@ -100,8 +101,9 @@ TailBound spfq_layer_tail(const Grid<Scalar>& grid, const LayerStats<Acc>& stats
   return b;
 }
 
-/// The finite-alphabet rule (ALGORITHMS.md §2(e)): stochastic rounding on `{k delta : |k| <= K}`
-/// never clips, with probability at least `spfq_no_clipping_probability(p, N, N_in, N_out)`, when
+/// The finite-alphabet rule (docs/algorithms.md#spfq-error-bounds): stochastic rounding on
+/// `{k delta : |k| <= K}` never clips, with probability at least
+/// `spfq_no_clipping_probability(p, N, N_in, N_out)`, when
 ///
 ///     K >= ||W~||_max / delta + sqrt(2 pi p log N) max_t ||Xq_t|| / min_t ||Xq_t||,
 ///
@@ -135,9 +137,9 @@ inline double spfq_no_clipping_probability(double p, double N, double n_in, doub
   return std::max(0.0, 1.0 - std::sqrt(2.0) * n_in * n_out * std::pow(N, -p));
 }
 
-/// The full-network bound of ALGORITHMS.md §2(e) for `lipschitz`-Lipschitz activations (1 for
-/// ReLU; 3/2 for hard-swish, see `pathq::lipschitz_constant`) and alignment of order infinity.
-/// Layer i's algorithm error `e_i = ||X^(i-1) W^(i) - Xq^(i-1) Q^(i)||_F` obeys
+/// The full-network bound of docs/algorithms.md#spfq-error-bounds for `lipschitz`-Lipschitz
+/// activations (1 for ReLU; 3/2 for hard-swish, see `pathq::lipschitz_constant`) and alignment of
+/// order infinity. Layer i's algorithm error `e_i = ||X^(i-1) W^(i) - Xq^(i-1) Q^(i)||_F` obeys
 /// `e_i <= Lip ||W^(i)||_2 e_(i-1) + eps_i`, `eps_i = ||Xq^(i-1) (W~^(i) - Q^(i))||_F`, because the
 /// alignment residual is `(I - P)(X - Xq) W` and `||X^(i) - Xq^(i)||_F <= Lip e_i`. Unrolled:
 ///
@@ -168,10 +170,11 @@ inline double spfq_network(const std::vector<double>& phase_two_errors, const st
   return e;
 }
 
-/// The Gaussian-data scaling law of SPFQ (ALGORITHMS.md §2(e) fact 3): with `X = Xq` iid N(0,1),
-/// `m` samples, `N_in >> m`, weights of mean square `mean_sq_w` and no clipping,
-/// `E_rel ~ delta^2 m / (6 N_in E[w^2])`: twice GPFQ's, since stochastic rounding's error has mean
-/// square `delta^2 / 6` where rounding to nearest has `delta^2 / 12`. A prediction, not a bound.
+/// The Gaussian-data scaling law of SPFQ (docs/algorithms.md#spfq-error-bounds, fact 3): with
+/// `X = Xq` iid N(0,1), `m` samples, `N_in >> m`, weights of mean square `mean_sq_w` and no
+/// clipping, `E_rel ~ delta^2 m / (6 N_in E[w^2])`: twice GPFQ's, since stochastic rounding's error
+/// has mean square `delta^2 / 6` where rounding to nearest has `delta^2 / 12`. A prediction, not a
+/// bound.
 inline double spfq_gaussian_scaling(double delta, double m, double n_in, double mean_sq_w) {
   PATHQ_CHECK(delta > 0 && m > 0 && n_in > 0 && mean_sq_w > 0, "bounds::spfq_gaussian_scaling",
               "delta, m, N_in and E[w^2] must be positive");

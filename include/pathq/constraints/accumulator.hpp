@@ -18,13 +18,15 @@ namespace pathq {
 
 /// The integer datapath a layer must fit: signed `P`-bit accumulators fed `N`-bit integer inputs,
 /// optionally split into tiles of `T` features, each summed in its own `P`-bit inner accumulator
-/// (multi-stage accumulation). ALGORITHMS.md §6(a).
+/// (multi-stage accumulation). docs/algorithms.md#axe-accumulator-bounds.
 struct AccumulatorOptions {
   int accumulator_bits = 16;   ///< P, in [2, 62]: the accumulator holds `±(2^(P-1) - 1)`
   int input_bits = 8;          ///< N, in [1, 30] ([2, 30] when signed)
   bool input_signed = false;   ///< inputs in `[-2^(N-1), 2^(N-1) - 1]`, else `[0, 2^N - 1]`
   Eigen::Index tile = 0;       ///< T >= 1 features per inner accumulator; 0: one tile (single-stage)
-  bool soft_threshold = true;  ///< AXE's l1 soft threshold (§6(b) step 1); the guarantee does not need it
+  /// AXE's l1 soft threshold (docs/algorithms.md#axe-constrained-step, step 1); the guarantee does
+  /// not need it
+  bool soft_threshold = true;
 
   /// \throws invalid_argument naming the field and its valid range.
   void validate(const char* where = "AccumulatorOptions") const {
@@ -92,7 +94,7 @@ void check_accumulator_grid(const char* where, const Grid<Scalar>& grid) {
 }  // namespace detail
 
 /// AXE, the accumulator-aware constraint (Colbert, Franco, Grob, Zhang, Saab, "Accumulator-Aware
-/// Post-Training Quantization", TMLR 2025, arXiv 2409.17092, Algorithms 1 and 2; ALGORITHMS.md §6).
+/// Post-Training Quantization", TMLR 2025, arXiv 2409.17092, Algorithms 1 and 2; docs/algorithms.md#axe).
 /// A constraint policy for the engine: any method on it (GPFQ, OPTQ, ...) becomes
 /// accumulator-aware with `Method<Scalar, Nearest, AccumulatorConstraint<Scalar>>`.
 ///
@@ -104,7 +106,8 @@ void check_accumulator_grid(const char* where, const Grid<Scalar>& grid) {
 ///     x_max p + x_min n <= M   and   x_min p + x_max n >= -M,      M = 2^(P-1) - 1.
 ///
 /// Every partial sum, in any order, is bounded by these two extremes, so no input vector can
-/// overflow a tile's P-bit accumulator (§6(a)). Per step, on the base method's value `a`:
+/// overflow a tile's P-bit accumulator (docs/algorithms.md#axe-accumulator-bounds). Per step, on the
+/// base method's value `a`:
 /// 1. soft threshold `a <- sign(a) max(|a| - step theta, 0)`, with `theta` computed once from the
 ///    original weights: the l1-ball projection threshold (radius `Z = (2^P - 2)/(x_max - x_min)`,
 ///    the A2Q+ bound) of the tile's integer-domain weights `W/step`, zero-padded to T and centred;
@@ -126,7 +129,7 @@ void check_accumulator_grid(const char* where, const Grid<Scalar>& grid) {
 /// walks. During the scan the threshold is scaled by the step the engine rounds with, and the
 /// hard constraint works on codes alone, so a grid whose steps are refitted during the scan
 /// (OPTQ's dynamic groups) keeps the guarantee; its thresholds still come from the grid given
-/// here. AXE assumes fixed scales (§6(g)): prefer grids fixed before the pass.
+/// here. AXE assumes fixed scales (docs/algorithms.md#axe-assumptions): prefer grids fixed before the pass.
 ///
 /// \tparam Scalar float or double, the method's precision.
 /// \throws invalid_argument on bad options, empty or non-finite W, a grid that is not symmetric

@@ -16,8 +16,8 @@ namespace pathq {
 
 /// How an alphabet's step is chosen.
 /// - `fixed(delta)`: the step is `delta`.
-/// - `layer_radius(C)`: the released GPFQ rule (ALGORITHMS.md §0.4): with `R` the mean over
-///   neurons of `max_t |W_tj|`, the largest level is `C * R`; one step for the layer.
+/// - `layer_radius(C)`: the released GPFQ rule (docs/algorithms.md#alphabets-step-rules): with `R`
+///   the mean over neurons of `max_t |W_tj|`, the largest level is `C * R`; one step for the layer.
 /// - `column_radius(C)`: per neuron, the largest level is `C * max_t |W_tj|`; one step per column.
 struct StepRule {
   enum class Kind { Fixed, LayerRadius, ColumnRadius };
@@ -39,21 +39,23 @@ struct StepRule {
 /// A uniform alphabet: its kind, its number of levels and its step rule. `resolve(W)` turns it
 /// into the `Grid` a quantizer rounds onto, with integer codes and step(s).
 ///
-/// - symmetric(K): `{k*delta : |k| <= K}`, 2K+1 levels, codes -K..K (ALGORITHMS.md §0.3).
+/// - symmetric(K): `{k*delta : |k| <= K}`, 2K+1 levels, codes -K..K (docs/algorithms.md#alphabets-grids).
 /// - even(b): the signed b-bit integer grid `{k*delta : -2^(b-1) <= k <= 2^(b-1) - 1}`, 2^b
 ///   levels, zero included (a symmetric grid with one extra negative level; GPTQ's `sym` grid).
 /// - midrise(L): `{(j + 1/2)*delta : -L <= j < L}`, 2L levels, codes -L..L-1.
 /// - binary(): midrise with L = 1, levels `±delta/2` (codes -1, 0).
 /// - asymmetric(b): `{(k - z)*delta : 0 <= k < 2^b}` with an integer zero point z per column
 ///   (or group), fitted min-max: the span `[min(w, 0), max(w, 0)]`, scaled by a clipping ratio C,
-///   is cut into 2^b - 1 steps and `z = round(-min / delta)` (GPTQ's default grid, §0.4).
+///   is cut into 2^b - 1 steps and `z = round(-min / delta)` (GPTQ's default grid,
+///   docs/algorithms.md#alphabets-step-rules).
 /// - unbounded(): symmetric with no clipping (the "infinite alphabet" of the theory).
 /// The radius rules map the radius to the largest level: `delta = C R / K` (symmetric),
 /// `delta = C R / (L - 1/2)` (midrise), `delta = C R / (2^(b-1) - 1/2)` (even: the radius sits
 /// half a step inside the outermost levels, as in GPTQ's `sym` rule `delta = 2 max|w| / (2^b - 1)`).
 ///
 /// `with_group_size(g)` asks for one step (and zero point) per group of g consecutive features
-/// and per column: the rule is applied to each group's rows on their own (ALGORITHMS.md §7(b)).
+/// and per column: the rule is applied to each group's rows on their own
+/// (docs/algorithms.md#optq-grids-and-groups).
 /// \tparam Scalar float or double.
 template <class Scalar>
 class Alphabet {

@@ -21,7 +21,7 @@ namespace pathq {
 /// neurons can be processed on any thread in any order.
 ///
 /// Tie rule (fixed for all of pathq): an exact half goes up, toward +infinity:
-/// `code = floor(u + 1/2)`, then clipped to `[lo, hi]` (ALGORITHMS.md §0.3).
+/// `code = floor(u + 1/2)`, then clipped to `[lo, hi]` (docs/algorithms.md#alphabets-rounding-operators).
 struct Nearest {
   static constexpr bool is_stochastic = false;
   template <class Scalar>
@@ -35,8 +35,9 @@ struct Nearest {
 
 /// Stochastic rounding onto the integers: `floor(u) + 1` with probability `u - floor(u)`, else
 /// `floor(u)`, so `E[code] = u` when no clipping occurs; the draw for weight (t, j) is
-/// `RandomStream(seed, j).uniform(t)` (ALGORITHMS.md §0.3). Out-of-range values are clipped
-/// after rounding (a biased step, which quantizers count as saturation).
+/// `RandomStream(seed, j).uniform(t)` (docs/algorithms.md#alphabets-rounding-operators).
+/// Out-of-range values are clipped after rounding (a biased step, which quantizers count as
+/// saturation).
 struct StochasticRounding {
   static constexpr bool is_stochastic = true;
   std::uint64_t seed = 0;

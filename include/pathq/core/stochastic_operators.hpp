@@ -15,7 +15,8 @@
 
 namespace pathq {
 
-// The operator contract (H. Zhang & R. Saab, arXiv 2412.18184; ALGORITHMS.md §3(a)-(b)).
+// The operator contract (H. Zhang & R. Saab, arXiv 2412.18184;
+// docs/algorithms.md#stochastic-framework-operator-contract).
 //
 // An operator T of the framework maps the value c_t that SPFQ's phase 2 asks for to a level of
 // the grid. The convex-order argument behind every SPFQ bound needs two things of it, for every
@@ -42,8 +43,9 @@ namespace pathq {
 // Outside the grid's range an operator must clip, which breaks the contract: quantizers count
 // those steps as saturated.
 //
-// The deterministic thresholded quantizers of sparse GPFQ ("L1" and "L0", ALGORITHMS.md §0.3) are
-// operators too, but biased: they fall outside the contract and carry no SPFQ guarantee.
+// The deterministic thresholded quantizers of sparse GPFQ ("L1" and "L0",
+// docs/algorithms.md#alphabets-rounding-operators) are operators too, but biased: they fall outside
+// the contract and carry no SPFQ guarantee.
 
 /// True when the rounding operator `Op` declares `static constexpr bool is_stochastic = true`.
 template <class Op, class = void>
@@ -54,7 +56,8 @@ struct is_stochastic_operator<Op, std::void_t<decltype(Op::is_stochastic)>>
 
 /// The sparse-GPFQ "L1" quantizer on a symmetric grid: soft-threshold, then round to nearest,
 /// `q = sign(z) delta min(|floor(s_lam(z)/delta + 1/2)|, K)` with `s_lam(z) = sign(z) max(|z| - lam, 0)`
-/// (ALGORITHMS.md §0.3; Zhang, Zhou & Saab, SIMODS 2023, code `_soft_thresholding`).
+/// (docs/algorithms.md#alphabets-rounding-operators; Zhang, Zhou & Saab, SIMODS 2023, code
+/// `_soft_thresholding`).
 /// A rounding operator (see `Nearest` for the interface); ties go up, as everywhere in pathq.
 /// Deterministic and biased toward 0: outside the operator contract.
 /// \param threshold `lam / delta`, the threshold in units of the step, finite and >= 0.
@@ -78,10 +81,11 @@ struct SoftThresholdNearest {
 
 /// The sparse-GPFQ "L0" quantizer on a `dead_zone_grid`: 0 when `|z| <= lam`, else the nearest
 /// level `+-(lam + k delta)`, i.e. `q = sign(z) (lam + delta min(|floor(s_lam(z)/delta + 1/2)|, K))`
-/// (ALGORITHMS.md §0.3; SIMODS code `_hard_thresholding_msq`). On the dead-zone grid's code axis
-/// (`Grid::position`) `|z| <= lam` is `|u| <= 1`, and beyond it the levels are evenly spaced, so
-/// the operator is "0 inside [-1, 1], round to nearest outside". Deterministic and biased:
-/// outside the operator contract. On any other grid it is a plain dead zone of one code.
+/// (docs/algorithms.md#alphabets-rounding-operators; SIMODS code `_hard_thresholding_msq`). On the
+/// dead-zone grid's code axis (`Grid::position`) `|z| <= lam` is `|u| <= 1`, and beyond it the
+/// levels are evenly spaced, so the operator is "0 inside [-1, 1], round to nearest outside".
+/// Deterministic and biased: outside the operator contract. On any other grid it is a plain dead
+/// zone of one code.
 struct DeadZoneNearest {
   static constexpr bool is_stochastic = false;
 

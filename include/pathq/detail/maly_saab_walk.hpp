@@ -28,7 +28,8 @@ struct WalkSettings {
   double dependence_tolerance = 1e-10; ///< a column is dependent if its residual is <= this * max_t ||R_t|| step_t
 };
 
-/// The walk of ALGORITHMS.md §4(b) on the factor `R` (`r x n`, `R^T R = K`, so null(R) = null(X)).
+/// The walk of docs/algorithms.md#maly-saab-walk on the factor `R` (`r x n`, `R^T R = K`, so
+/// null(R) = null(X)).
 ///
 /// Features are taken in `order`. The walk keeps a basis: the free features already taken, whose
 /// columns of `R diag(step)` are linearly independent, with a QR factorization `R_B = Q T`. A new

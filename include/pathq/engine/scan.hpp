@@ -265,7 +265,7 @@ Eigen::Index scan_impl(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynami
 
 }  // namespace detail
 
-/// Rounding forward substitution (DESIGN.md "The engine"). For features `i = 0..n-1` in order
+/// Rounding forward substitution (docs/design.md#the-engine). For features `i = 0..n-1` in order
 /// and all neurons `j` at once:
 ///
 ///     x_i = b_i - sum_{s<i} F(i, s) q_s,     code_i = R(x_i / step + zero),     q_i = value(code_i)

@@ -34,7 +34,8 @@ struct FuntfCheck {
 };
 
 /// Measures how far `F` (`n x p`, p >= 1) is from a FUNTF. For a FUNTF, `F F^T = (p/n) I_n`, so
-/// `(n/p) F` is the canonical dual frame and `x = (n/p) F F^T x` for every x (ALGORITHMS.md §5(a)).
+/// `(n/p) F` is the canonical dual frame and `x = (n/p) F F^T x` for every x
+/// (docs/algorithms.md#frame-sigma-delta-frames).
 /// \throws invalid_argument if F is empty or not finite. Complexity: `O(n^2 p)`.
 inline FuntfCheck check_funtf(const Eigen::Ref<const Eigen::MatrixXd>& F) {
   detail::check_nonempty("check_funtf", "F", F);
@@ -51,7 +52,7 @@ inline FuntfCheck check_funtf(const Eigen::Ref<const Eigen::MatrixXd>& F) {
 /// The closed-form bound on the frame variation of the harmonic frame of R^n in its natural
 /// order: `||e_k - e_{k+1}|| <= (pi/p) sqrt((n+1)(n+2)/3)` (n even) or `(pi/p) sqrt((n^2-1)/3)`
 /// (n odd), so `sigma(F) <= pi sqrt((n+1)(n+2)/3)` (even) or `pi sqrt((n^2-1)/3)` (odd), for
-/// every p (ALGORITHMS.md §5(b)). \param n >= 1.
+/// every p (docs/algorithms.md#frame-sigma-delta-frames). \param n >= 1.
 inline double harmonic_variation_bound(Eigen::Index n) {
   PATHQ_CHECK(n >= 1, "harmonic_variation_bound", "dimension n must be >= 1, got ", n);
   const double pi = 3.14159265358979323846;
@@ -63,7 +64,8 @@ inline double harmonic_variation_bound(Eigen::Index n) {
 /// matrix `F = [e_1 ... e_p]` (`n x p`), which is never stored for harmonic frames: columns are
 /// generated on demand, a block at a time, from two tables of `p` cosines and sines.
 ///
-/// Harmonic frame (Benedetto-Powell-Yilmaz 2006; ALGORITHMS.md §5(b)), element k = 1..p:
+/// Harmonic frame (Benedetto-Powell-Yilmaz 2006; docs/algorithms.md#frame-sigma-delta-frames),
+/// element k = 1..p:
 /// - n even: `e_k = sqrt(2/n) (cos(2 pi k/p), sin(2 pi k/p), ..., cos(2 pi (n/2) k/p), sin(2 pi (n/2) k/p))`;
 /// - n odd: `e_k = sqrt(2/n) (1/sqrt(2), cos(2 pi k/p), sin(2 pi k/p), ..., cos(2 pi ((n-1)/2) k/p), sin(...))`.
 /// It is a FUNTF (`||e_k|| = 1`, `F F^T = (p/n) I`) whenever p >= n + 1.

@@ -50,15 +50,16 @@ struct GpfqOptions {
   }
 };
 
-/// GPFQ with float inputs `X` and quantized inputs `Xq` (ALGORITHMS.md §1). For each neuron `w`,
+/// GPFQ with float inputs `X` and quantized inputs `Xq` (docs/algorithms.md#gpfq). For each neuron `w`,
 /// walk the features and choose
 ///
 ///     q_t = R( <Xq_t, u_{t-1} + w_t X_t> / ||Xq_t||^2 ),   u_t = u_{t-1} + w_t X_t - q_t Xq_t,
 ///
-/// so that `q_t` minimises `||u_{t-1} + w_t X_t - p Xq_t||` over the alphabet (with `Nearest`).
-/// In Gram form (§1(c)) `c_t = (sum_{s<=t} G_ts w_s - sum_{s<t} H_ts q_s) / H_tt`: the engine
-/// with `b = D^-1 tril(G) W` and `F = D^-1 stril(H)`, `D = diag(H)`. A dead feature
-/// (`H_tt` relatively zero, §1(g)) gets `c_t = 0`; its `w_t X_t` stays in the residual for later
+/// so that `q_t` minimises `||u_{t-1} + w_t X_t - p Xq_t||` over the alphabet (with `Nearest`). In
+/// Gram form (docs/algorithms.md#gpfq-gram-form)
+/// `c_t = (sum_{s<=t} G_ts w_s - sum_{s<t} H_ts q_s) / H_tt`: the engine with `b = D^-1 tril(G) W`
+/// and `F = D^-1 stril(H)`, `D = diag(H)`. A dead feature (`H_tt` relatively zero,
+/// docs/algorithms.md#gpfq-pitfalls) gets `c_t = 0`; its `w_t X_t` stays in the residual for later
 /// features to correct. On a midrise grid, which has no zero, the tie rule sends 0 to `+step/2`.
 ///
 /// \see Lybrand & Saab, JMLR 22(156), 2021, Algorithm 1; Zhang, Zhou & Saab, SIMODS 5(2), 2023, eq. (3).

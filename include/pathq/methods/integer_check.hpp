@@ -68,13 +68,13 @@ struct AccumulatorWorstCase {
 
 /// Exact worst-case accumulator values of a layer whose integer weights are `codes`
 /// (`N_in x N_out`, symmetric grid with zero point 0), on integer inputs in
-/// `[x_min, x_max]` (ALGORITHMS.md §6(a)). For each neuron and tile, with `p` the sum of the
-/// tile's positive codes and `n` that of its negative codes, the tile's dot product ranges
-/// exactly over `[x_min p + x_max n, x_max p + x_min n]` (both ends are attained: take
-/// `x_i = x_max` where `q_i > 0` and `x_min` elsewhere, or the reverse), and every partial sum,
-/// in any order, lies in the same interval, since adding a term moves each end outward or not
-/// at all. The outer accumulator of a multi-stage datapath sums whole tiles, so its partial sums
-/// lie in the interval of the whole column. Arithmetic saturates at the int64 range.
+/// `[x_min, x_max]` (docs/algorithms.md#axe-accumulator-bounds). For each neuron and tile, with `p`
+/// the sum of the tile's positive codes and `n` that of its negative codes, the tile's dot product
+/// ranges exactly over `[x_min p + x_max n, x_max p + x_min n]` (both ends are attained: take
+/// `x_i = x_max` where `q_i > 0` and `x_min` elsewhere, or the reverse), and every partial sum, in
+/// any order, lies in the same interval, since adding a term moves each end outward or not at all.
+/// The outer accumulator of a multi-stage datapath sums whole tiles, so its partial sums lie in the
+/// interval of the whole column. Arithmetic saturates at the int64 range.
 /// \throws invalid_argument on bad options or empty codes.
 /// Complexity `O(N_in N_out)`.
 inline AccumulatorWorstCase accumulator_worst_case(const Codes& codes, const AccumulatorOptions& options) {

@@ -24,7 +24,7 @@ namespace pathq {
 
 /// A factor `R` (`r x N_in`, full row rank `r`) with `R^T R = K = X^T X` up to a dropped tail of
 /// relative size `<= tolerance`. `null(R) = null(X)`, so a walk on `R` keeps `X w` fixed while its
-/// cost does not depend on the number of samples `m` (ALGORITHMS.md §4(c)).
+/// cost does not depend on the number of samples `m` (docs/algorithms.md#maly-saab-gram-form).
 struct GramFactor {
   Eigen::MatrixXd R;   ///< r x N_in
   double dropped = 0;  ///< the largest part left out, relative to max_t K_tt (0 if none)
@@ -105,7 +105,7 @@ struct GramFactor {
 
 /// The cells inside which the walk moves each weight.
 enum class MalySaabCells {
-  Grid,  ///< between the two grid levels around the weight (ALGORITHMS.md §4(b))
+  Grid,  ///< between the two grid levels around the weight (docs/algorithms.md#maly-saab-walk)
   Box    ///< between the lowest and the highest level: the 1-bit box `[-r, r]`, for any grid
 };
 
@@ -154,11 +154,11 @@ struct MalySaabWalk {
   }
 };
 
-/// Deterministic pre-processing + MSQ (J. Maly & R. Saab, "A simple approach for quantizing
-/// neural networks", ACHA 66 (2023) 138-150, arXiv 2209.03487; ALGORITHMS.md §4). For each neuron
-/// `w`, the walk moves `w` along null vectors of the data, each entry inside its cell of the grid,
-/// until at most `rank(X)` entries are off the grid, keeping `X w~ = X w`; then MSQ rounds the few
-/// free entries. With round-to-nearest, `w - q` is supported on the off-grid set `S` with
+/// Deterministic pre-processing + MSQ (J. Maly & R. Saab, "A simple approach for quantizing neural
+/// networks", ACHA 66 (2023) 138-150, arXiv 2209.03487; docs/algorithms.md#maly-saab). For each
+/// neuron `w`, the walk moves `w` along null vectors of the data, each entry inside its cell of the
+/// grid, until at most `rank(X)` entries are off the grid, keeping `X w~ = X w`; then MSQ rounds
+/// the few free entries. With round-to-nearest, `w - q` is supported on the off-grid set `S` with
 /// `|e_i| <= delta/2`, so `||X(w - q)|| <= sigma_max(X_S) sqrt(|S|) delta / 2`
 /// (`bounds::maly_saab_neuron`).
 ///

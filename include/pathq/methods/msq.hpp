@@ -14,7 +14,7 @@
 namespace pathq {
 
 /// Memoryless scalar quantization: `q_tj = R(W_tj)` entrywise, the data-free baseline of every
-/// paper here (ALGORITHMS.md §0.3). With `Nearest`, each `|W_tj - q_tj| <= step/2` unless the
+/// paper here (docs/algorithms.md#msq). With `Nearest`, each `|W_tj - q_tj| <= step/2` unless the
 /// weight lies beyond the grid (counted in `info.saturated`).
 /// \tparam Rounding `Nearest` or `StochasticRounding` (any rounding operator).
 /// \param W `N_in x N_out`, finite, non-empty. \param grid a grid resolved for W.

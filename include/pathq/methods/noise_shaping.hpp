@@ -74,7 +74,8 @@ void check_sequence(const char* where, const Eigen::MatrixBase<D>& y) {
 
 }  // namespace detail
 
-/// Greedy r-th order Sigma-Delta (ALGORITHMS.md §8): with `u_i = 0` for `i < 0`,
+/// Greedy r-th order Sigma-Delta (docs/algorithms.md#noise-shaping-greedy-sigma-delta): with `u_i = 0`
+/// for `i < 0`,
 ///
 ///     q_i = Q(sum_{k=1}^{r} (-1)^{k-1} C(r, k) u_{i-k} + y_i),   u_i = (that argument) - q_i,
 ///
@@ -136,7 +137,8 @@ inline std::vector<FilterTap> one_bit_filter(int order) {
   return {{1, 175.0 / 144.0}, {7, -25.0 / 108.0}, {25, 7.0 / 432.0}};
 }
 
-/// 1-bit Sigma-Delta with a filter `h` (ALGORITHMS.md §8): with `v_i = 0` for `i < 0`,
+/// 1-bit Sigma-Delta with a filter `h` (docs/algorithms.md#noise-shaping-1-bit-filters): with `v_i = 0`
+/// for `i < 0`,
 ///
 ///     q_i = Q(sum_k h_k v_{i-k} + y_i) in {±step/2},   v_i = sum_k h_k v_{i-k} + y_i - q_i,
 ///
@@ -184,8 +186,8 @@ inline double filter_stable_input_bound(const std::vector<FilterTap>& h, double 
   return (2.0 - l1) * step / 2.0;
 }
 
-/// Distributed beta noise shaping (ALGORITHMS.md §8): in blocks of `block` entries, the state is
-/// reset to 0 at each block start, and
+/// Distributed beta noise shaping (docs/algorithms.md#noise-shaping-beta-scheme): in blocks of
+/// `block` entries, the state is reset to 0 at each block start, and
 ///
 ///     q_i = Q(y_i + beta u_{i-1}),   u_i = y_i + beta u_{i-1} - q_i,
 ///

@@ -205,7 +205,7 @@ void optq_add_output_correction(const LayerStats<Acc>& stats, const Eigen::Matri
 
 }  // namespace detail
 
-/// OPTQ/GPTQ (ALGORITHMS.md §7): for each input feature in turn (the natural order, or by
+/// OPTQ/GPTQ (docs/algorithms.md#optq): for each input feature in turn (the natural order, or by
 /// decreasing `H_tt` with act-order), round the current weights, then spread the rounding error
 /// over the features not yet quantized by the optimal (OBS) update from `H^-1`:
 ///

@@ -73,7 +73,8 @@ struct PruneOptions {
 };
 
 /// Post-training quantization and pruning in one pass (H. Zhang & R. Saab, arXiv 2412.18184;
-/// ALGORITHMS.md §3): SPFQ's alignment and phase 2 with an operator that sends small values to 0.
+/// docs/algorithms.md#stochastic-framework): SPFQ's alignment and phase 2 with an operator that sends
+/// small values to 0.
 ///
 /// - `levels = 0`, prune only: `Stochastic` keeps `c_t` when `|c_t| > lambda` and otherwise
 ///   returns `sign(c_t) lambda` with probability `|c_t| / lambda`, 0 else (kept values are resolved
@@ -83,7 +84,8 @@ struct PruneOptions {
 ///   `Stochastic` is the ternary alphabet `{0, +-lambda}`.
 /// `Stochastic` meets the operator contract (`E[T(z)] = z`, `|T(z) - z| <= max(lambda, delta)`),
 /// so SPFQ's bounds hold with D in place of delta (`bounds::spfq_operator_tail`); L1 and L0 are
-/// the deterministic sparse-GPFQ quantizers of §0.3, without that guarantee.
+/// the deterministic sparse-GPFQ quantizers (docs/algorithms.md#alphabets-rounding-operators), without
+/// that guarantee.
 /// With `target_sparsity` the threshold is searched for (bisection on lambda, one phase-2 run
 /// per try, the alignment computed once) until the fraction of zero weights is within
 /// `sparsity_tolerance`; if it cannot be met the closest result is returned with

@@ -141,7 +141,8 @@ struct SigmaDeltaResult {
   }
 };
 
-/// First-order Sigma-Delta frame quantization of weight matrices and biases (ALGORITHMS.md §5).
+/// First-order Sigma-Delta frame quantization of weight matrices and biases
+/// (docs/algorithms.md#frame-sigma-delta).
 /// Each vector `x` (a column of W, or a row with `FrameAxis::Rows`) is expanded in a finite
 /// unit-norm tight frame, `c = F^T x`, and its coefficients are quantized in the walk `pi` by
 ///

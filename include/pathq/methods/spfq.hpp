@@ -35,7 +35,8 @@ struct SpfqOptions {
   static constexpr int infinite_order = std::numeric_limits<int>::max();
 
   int order = 1;        ///< alignment order r >= 1, or `infinite_order`
-  double gain = 1.0;    ///< correction gain kappa in [0, 2]; 1 is SPFQ (ALGORITHMS.md §3)
+  /// correction gain kappa in [0, 2]; 1 is SPFQ (docs/algorithms.md#stochastic-framework-operator-contract)
+  double gain = 1.0;
   double ridge = 1e-6;  ///< r = infinity: solve (H + ridge * mean diag(H) I) W~ = G W; in (0, 1]
   /// Also compute `||XW - Xq W~||^2` (in the statistics' precision: three `N_in^2 N_out`
   /// products, more than the quantization itself, and W~ where order 1 does not need it; free
@@ -116,12 +117,13 @@ inline EngineOptions product_chunks(const EngineOptions& engine) {
 }  // namespace detail
 
 /// SPFQ with float inputs `X` and quantized inputs `Xq` (Zhang & Saab, arXiv 2309.10975;
-/// ALGORITHMS.md §2), and the stochastic quantization + pruning framework that generalises it
-/// (H. Zhang & R. Saab, arXiv 2412.18184; §3). Two phases per layer, all neurons at once:
+/// docs/algorithms.md#spfq), and the stochastic quantization + pruning framework that generalises it
+/// (H. Zhang & R. Saab, arXiv 2412.18184; docs/algorithms.md#stochastic-framework). Two phases per layer,
+/// all neurons at once:
 ///
 /// 1. **Alignment** of order r: weights `W~` with `Xq W~ ~ X W`, no quantization. Pass 1 is the
 ///    forward substitution `tril(H) W~ = tril(G) W`; passes 2..r are Gauss-Seidel sweeps on the
-///    normal equations `H W~ = G W` (§2(c)); `r = infinite_order` solves
+///    normal equations `H W~ = G W` (docs/algorithms.md#spfq-gram-form); `r = infinite_order` solves
 ///    `(H + eps I) W~ = G W` directly (LDLT in the statistics' precision, `eps = ridge *
 ///    mean diag(H)`). Dead features get `w~_t = 0`. When `Xq = X` the alignment is exact at any
 ///    order: `W~ = W` (dead rows zeroed).
@@ -141,7 +143,7 @@ inline EngineOptions product_chunks(const EngineOptions& engine) {
 /// \see J. Zhang & R. Saab, "SPFQ: a stochastic algorithm and its error analysis for neural
 ///      network quantization", arXiv 2309.10975 (the two-phase algorithm and its bounds);
 ///      H. Zhang & R. Saab, arXiv 2412.18184 (the operator T and the gain kappa here are a
-///      reconstruction of that framework, ALGORITHMS.md §3(a)-(b)).
+///      reconstruction of that framework, docs/algorithms.md#stochastic-framework-operator-contract).
 /// \tparam Scalar float or double: the engine's precision.
 /// \tparam Operator a rounding operator (see `Nearest`); `StochasticRounding{seed}` is SPFQ, and
 ///         the framework's operators are listed in core/stochastic_operators.hpp.
@@ -431,8 +433,9 @@ class Spfq {
 };
 
 /// The number of levels per side K that keeps SPFQ's stochastic rounding from clipping with high
-/// probability, from the finite-alphabet rule of ALGORITHMS.md §2(e) applied to aligned weights
-/// `W~` and the statistics' `||Xq_t||` (live features): see `bounds::spfq_levels_for_no_clipping`.
+/// probability, from the finite-alphabet rule of docs/algorithms.md#spfq-error-bounds applied to
+/// aligned weights `W~` and the statistics' `||Xq_t||` (live features): see
+/// `bounds::spfq_levels_for_no_clipping`.
 /// \param W_aligned `W~` (from `Spfq::align`; `W` itself when `Xq = X`). \param delta the step, > 0.
 /// \param p the exponent of the failure probability, > 0. \param N the width in the rule's
 ///        `log N` (0: `max(N_in, N_out)`).

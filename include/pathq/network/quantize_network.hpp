@@ -39,7 +39,7 @@ struct LayerOverride {
 /// Which convolution patches feed the statistics.
 /// - `All`: the true im2col of the layer (its real stride, padding, dilation), every patch;
 ///   the default, and exact for the Gram form.
-/// - `KernelStride`: the SIMODS/SPFQ code's mode (ALGORITHMS.md §0.5): patches taken with
+/// - `KernelStride`: the SIMODS/SPFQ code's mode (docs/algorithms.md#convolutions): patches taken with
 ///   stride = kernel (non-overlapping), then per image `floor(retain L + 1)` patch indices drawn
 ///   with replacement (the same for X and Xq), from a counter-based stream keyed by
 ///   (seed, layer, image). Only the statistics change; the network still runs its real stride.
@@ -69,7 +69,7 @@ struct NetworkQuantizerOptions {
   Alphabet<Scalar> alphabet = Alphabet<Scalar>::from_bits(4);
   std::map<std::string, LayerOverride<Scalar>> layers;  ///< per-layer overrides, by layer name
   Eigen::Index batch_size = 256;  ///< calibration samples per streamed batch, >= 1
-  /// Adds the mean pre-activation gap to the bias (ALGORITHMS.md §1(b)):
+  /// Adds the mean pre-activation gap to the bias (docs/algorithms.md#gpfq-network-driver):
   /// `b_q = b + (1/m) 1^T (X W - Xq Q) = b + (sum_x^T W - sum_xq^T Q) / m`; layers without a
   /// bias are left as they are.
   bool bias_correction = false;
@@ -238,7 +238,7 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace detail
 
 /// Quantizes the dense and convolution layers of `net` (and residual projections) one after
-/// the other in forward order (ALGORITHMS.md §1(b), "network driver"). The float network and
+/// the other in forward order (docs/algorithms.md#gpfq-network-driver). The float network and
 /// the partly quantized network run side by side on the same calibration samples, so layer
 /// `l` sees `X` (its inputs in the float network) and `Xq` (its inputs in the network whose
 /// layers before `l` are already quantized; `Xq = X` until the first quantized layer). The

@@ -28,7 +28,7 @@ struct LayerError {
   double norm_ratio() const { return std::sqrt(squared_relative()); }
 };
 
-/// `E(Q) = tr(W^T K W) - 2 tr(Q^T G W) + tr(Q^T H Q)` per column (DESIGN.md "Conventions"),
+/// `E(Q) = tr(W^T K W) - 2 tr(Q^T G W) + tr(Q^T H Q)` per column (docs/design.md#conventions),
 /// evaluated in the statistics' precision. When `Xq = X` it is computed as `D^T K D` with
 /// `D = W - Q`, which avoids cancellation. Rounding can leave a tiny negative value; errors are
 /// clamped at 0.

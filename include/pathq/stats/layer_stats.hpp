@@ -25,7 +25,7 @@ enum class StatsProducts {
   FloatChunks
 };
 
-/// Streaming second-order statistics of a layer's inputs (DESIGN.md "Conventions").
+/// Streaming second-order statistics of a layer's inputs (docs/design.md#conventions).
 ///
 /// `X` (`m x N_in`) are the layer's inputs in the float network and `Xq` the same samples'
 /// inputs in the partly quantized network. Batches of rows are added one at a time; memory is
@@ -144,7 +144,7 @@ class LayerStats {
   const Vector& sum_xq() const { return m_same ? m_sum_x : m_sum_xq; }
 
   /// Features whose energy in Xq is negligible: `H_tt <= rel_tol * max_s H_ss` (all of them if
-  /// H is zero). These are the "dead" inputs of ALGORITHMS.md §1(g).
+  /// H is zero). These are the "dead" inputs of docs/algorithms.md#gpfq-pitfalls.
   std::vector<bool> dead_inputs(double rel_tol = 1e-12) const {
     PATHQ_CHECK(rel_tol >= 0 && rel_tol < 1, "LayerStats::dead_inputs",
                 "rel_tol must be in [0, 1), got ", rel_tol);
