@@ -1,4 +1,4 @@
-// The bad-input contract of README's "Bad input" table, through the C++ API: one test per row.
+// The bad-input contract of docs/reliability.md#bad-input, through the C++ API: one test per row.
 #include <cstdint>
 #include <limits>
 #include <string>

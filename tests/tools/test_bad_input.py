@@ -1,4 +1,4 @@
-"""README's "Bad input" table through the tool: the rows that test_layer_errors.py does not cover
+"""The table of docs/reliability.md#bad-input through the tool: the rows that test_layer_errors.py does not cover
 (dead layers, dtypes, sizes that overflow, the memory limit, and the readers behind `pathq model`,
 including every network description that the fuzzer once crashed on). Each bad input exits
 non-zero with one line naming the problem and writes nothing."""

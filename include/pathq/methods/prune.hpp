@@ -90,7 +90,7 @@ struct PruneOptions {
 /// per try, the alignment computed once) until the fraction of zero weights is within
 /// `sparsity_tolerance`; if it cannot be met the closest result is returned with
 /// `Info::NumericalIssue`. `info.extra` adds `threshold`, `search_runs` and, from Spfq, `sparsity`.
-/// The 1-bit operator of the framework is `Spfq` on `Alphabet::binary` (see README).
+/// The 1-bit operator of the framework is `Spfq` on `Alphabet::binary` (docs/library.md#quantization--pruning-stochastic-framework-sparse-gpfq).
 /// \tparam Scalar float or double. \tparam Constraint `NoConstraint` or an accumulator constraint.
 /// Complexity: SPFQ's, times the number of search runs for phase 2.
 template <class Scalar, class Constraint = NoConstraint>
