@@ -14,7 +14,7 @@
 
 #include <pathq/pathq.hpp>
 
-#include "args.hpp"
+#include "tool_names.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>

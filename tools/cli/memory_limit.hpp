@@ -21,8 +21,8 @@
 #include <pathq/detail/npy_header.hpp>
 #include <pathq/io/npy.hpp>
 
-#include "args.hpp"
-#include "input_stream.hpp"
+#include "tool_names.hpp"
+#include <pathq/layer/npy_stats.hpp>
 
 namespace pathq_tool {
 
@@ -41,7 +41,7 @@ namespace pathq_tool {
 /// from `X`, \param scalar_bytes 4 (float) or 8 (double).
 inline double layer_memory_estimate(bool has_inputs, double m, double n_in, double n_out, bool quantized_inputs,
                                     double scalar_bytes) {
-  const double batch = std::min(m, double(stream_batch_rows(static_cast<Eigen::Index>(n_in))));
+  const double batch = std::min(m, double(pathq::layer::stream_batch_rows(static_cast<Eigen::Index>(n_in))));
   const double inputs = has_inputs ? 3 * 8 * batch * n_in * (quantized_inputs ? 2 : 1) : 0;
   const double statistics = has_inputs ? 3 * 8 * n_in * n_in : 0;
   const double engine = has_inputs ? 3 * scalar_bytes * n_in * n_in : 0;

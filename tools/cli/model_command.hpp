@@ -22,9 +22,9 @@
 #include <pathq/network/model_io.hpp>
 #include <pathq/network/quantize_network.hpp>
 
-#include "args.hpp"
+#include "tool_names.hpp"
 #include "layer_command.hpp"
-#include "methods/registry.hpp"
+
 #include "network_json.hpp"
 
 namespace pathq_tool {

@@ -1,18 +1,19 @@
 // `pathq layer --method msq`: round every weight on its own.
-#ifndef PATHQ_TOOLS_METHODS_MSQ_HPP
-#define PATHQ_TOOLS_METHODS_MSQ_HPP
+#ifndef PATHQ_LAYER_METHODS_MSQ_HPP
+#define PATHQ_LAYER_METHODS_MSQ_HPP
 
 #include <pathq/bounds/msq.hpp>
 #include <pathq/methods/msq.hpp>
 
-#include "../layer_method.hpp"
-#include "../scale_search_options.hpp"
+#include <pathq/layer/method.hpp>
+#include <pathq/layer/scale_search.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 struct MsqMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args&, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
+  static MethodOutcome<Scalar> run(const Options&, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
     MethodOutcome<Scalar> out{pathq::msq(in.W, layer_grid(in, alphabet)), std::nullopt, nlohmann::json::object()};
     if (in.stats) {
       ReportedBound b{"msq_unsaturated",
@@ -29,6 +30,7 @@ struct MsqMethod {
   static MethodSpec spec() { return make_method_spec<MsqMethod>("msq", false, {}, {}); }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_MSQ_HPP
+#endif  // PATHQ_LAYER_METHODS_MSQ_HPP

@@ -1,13 +1,14 @@
 // `--scale-search none|clip|radius|column`: the grid a method rounds onto, after the requested scale search.
-#ifndef PATHQ_TOOLS_SCALE_SEARCH_OPTIONS_HPP
-#define PATHQ_TOOLS_SCALE_SEARCH_OPTIONS_HPP
+#ifndef PATHQ_LAYER_SCALE_SEARCH_HPP
+#define PATHQ_LAYER_SCALE_SEARCH_HPP
 
 #include <pathq/core/alphabet.hpp>
 #include <pathq/core/scale_search.hpp>
 
-#include "layer_method.hpp"
+#include <pathq/layer/method.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// The grid `alphabet` fits to the layer's weights, then:
 /// - with `--scale-search clip`, each column's (or group's) step multiplied by the clipping ratio
@@ -27,6 +28,7 @@ pathq::Grid<Scalar> layer_grid(const LayerInput<Scalar>& in, const pathq::Alphab
   return g;
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_SCALE_SEARCH_OPTIONS_HPP
+#endif  // PATHQ_LAYER_SCALE_SEARCH_HPP

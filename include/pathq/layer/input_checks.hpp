@@ -1,6 +1,6 @@
 // Checks of `pathq layer`'s data beyond what the readers and methods check: a dead layer.
-#ifndef PATHQ_TOOLS_INPUT_CHECKS_HPP
-#define PATHQ_TOOLS_INPUT_CHECKS_HPP
+#ifndef PATHQ_LAYER_INPUT_CHECKS_HPP
+#define PATHQ_LAYER_INPUT_CHECKS_HPP
 
 #include <cstddef>
 #include <stdexcept>
@@ -9,7 +9,8 @@
 
 #include <pathq/stats/layer_stats.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Refuses a dead layer: inputs whose every feature is dead (`H_tt <= 1e-12 max_s H_ss` for all
 /// t, which happens only when the (quantized) inputs are all zero). Such a layer's quantized
@@ -26,6 +27,7 @@ inline void check_live_layer(const pathq::LayerStats<double>& stats, const std::
                              " columns are zero): a dead layer has nothing to quantize against");
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_INPUT_CHECKS_HPP
+#endif  // PATHQ_LAYER_INPUT_CHECKS_HPP

@@ -1,15 +1,16 @@
 // `pathq layer --method sigma-delta`: first-order Sigma-Delta in a harmonic frame (data-free).
-#ifndef PATHQ_TOOLS_METHODS_SIGMA_DELTA_HPP
-#define PATHQ_TOOLS_METHODS_SIGMA_DELTA_HPP
+#ifndef PATHQ_LAYER_METHODS_SIGMA_DELTA_HPP
+#define PATHQ_LAYER_METHODS_SIGMA_DELTA_HPP
 
 #include <string>
 
 #include <pathq/bounds/sigma_delta.hpp>
 #include <pathq/methods/sigma_delta.hpp>
 
-#include "../layer_method.hpp"
+#include <pathq/layer/method.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Options: `--frame-size P` (required, P > n), `--rows` (expand the rows of W, n = N_out, instead
 /// of its columns, n = N_in), `--threads T`. The common flags mean: `--levels L` the midrise
@@ -20,14 +21,14 @@ namespace pathq_tool {
 /// the codes `Q` (`p x N_out`, or `p x N_in` with `--rows`).
 struct SigmaDeltaMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>&) {
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>&) {
     pathq::SigmaDeltaOptions o;
     o.axis = a.has("rows") ? pathq::FrameAxis::Rows : pathq::FrameAxis::Columns;
     const Eigen::Index n = o.axis == pathq::FrameAxis::Columns ? in.W.rows() : in.W.cols();
     const auto p = a.integer("frame-size", 1, 1LL << 40);
-    if (!p) throw UsageError{"--method sigma-delta needs --frame-size P (P > n)"};
+    if (!p) throw option_error{"--method sigma-delta needs --frame-size P (P > n)"};
     if (*p <= n)
-      throw UsageError{"--frame-size must be > n = " + std::to_string(n) + " (the dimension of the expanded vectors: " +
+      throw option_error{"--frame-size must be > n = " + std::to_string(n) + " (the dimension of the expanded vectors: " +
                        (o.axis == pathq::FrameAxis::Columns ? "N_in" : "N_out, with --rows") + "), got " +
                        std::to_string(*p)};
     o.frame_size = Eigen::Index(*p);
@@ -90,6 +91,7 @@ struct SigmaDeltaMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_SIGMA_DELTA_HPP
+#endif  // PATHQ_LAYER_METHODS_SIGMA_DELTA_HPP

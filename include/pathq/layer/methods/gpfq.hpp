@@ -1,19 +1,20 @@
 // `pathq layer --method gpfq`: greedy path-following quantization on the engine.
-#ifndef PATHQ_TOOLS_METHODS_GPFQ_HPP
-#define PATHQ_TOOLS_METHODS_GPFQ_HPP
+#ifndef PATHQ_LAYER_METHODS_GPFQ_HPP
+#define PATHQ_LAYER_METHODS_GPFQ_HPP
 
 #include <pathq/bounds/gpfq.hpp>
 #include <pathq/methods/gpfq.hpp>
 
-#include "../layer_method.hpp"
-#include "../scale_search_options.hpp"
-#include "axe_flags.hpp"
+#include <pathq/layer/method.hpp>
+#include <pathq/layer/scale_search.hpp>
+#include <pathq/layer/methods/axe_flags.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 struct GpfqMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
     pathq::GpfqOptions opt;
     opt.engine = engine_options(a);
     if (a.has("act-order")) opt.order = pathq::FeatureOrder::DescendingEnergy;
@@ -45,6 +46,7 @@ struct GpfqMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_GPFQ_HPP
+#endif  // PATHQ_LAYER_METHODS_GPFQ_HPP

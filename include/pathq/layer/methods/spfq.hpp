@@ -1,6 +1,6 @@
 // `pathq layer --method spfq`: stochastic path-following quantization with data alignment.
-#ifndef PATHQ_TOOLS_METHODS_SPFQ_HPP
-#define PATHQ_TOOLS_METHODS_SPFQ_HPP
+#ifndef PATHQ_LAYER_METHODS_SPFQ_HPP
+#define PATHQ_LAYER_METHODS_SPFQ_HPP
 
 #include <cmath>
 #include <limits>
@@ -9,25 +9,26 @@
 #include <pathq/bounds/spfq.hpp>
 #include <pathq/methods/spfq.hpp>
 
-#include "../layer_method.hpp"
+#include <pathq/layer/method.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// `--order R|inf` (alignment order, default 1), `--gain KAPPA` in [0, 2] (default 1).
-inline int spfq_order(const Args& a) {
+inline int spfq_order(const Options& a) {
   const auto text = a.text("order");
   if (!text) return 1;
   if (*text == "inf") return pathq::SpfqOptions::infinite_order;
   return int(*a.integer("order", 1, 1000000));
 }
 
-inline double spfq_gain(const Args& a) {
+inline double spfq_gain(const Options& a) {
   const double g = a.real("gain", false).value_or(1.0);
-  if (!(g >= 0 && g <= 2)) throw UsageError{"--gain must be in [0, 2], got " + *a.text("gain")};
+  if (!(g >= 0 && g <= 2)) throw option_error{"--gain must be in [0, 2], got " + *a.text("gain")};
   return g;
 }
 
-inline std::uint64_t spfq_seed(const Args& a) {
+inline std::uint64_t spfq_seed(const Options& a) {
   return std::uint64_t(a.integer("seed", 0, std::numeric_limits<long long>::max()).value_or(0));
 }
 
@@ -76,7 +77,7 @@ ReportedBound spfq_reported_bound(const pathq::Result<Scalar>& r, const pathq::L
 /// N = max(N_in, N_out)) instead of `--levels`/`--bits`.
 struct SpfqMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
     pathq::SpfqOptions opt;
     opt.engine = engine_options(a);
     opt.order = spfq_order(a);
@@ -87,9 +88,9 @@ struct SpfqMethod {
     nlohmann::json extra = nlohmann::json::object();
     pathq::Result<Scalar> r;
     if (auto p = a.real("auto-levels", true)) {
-      if (a.has("levels") || a.has("bits")) throw UsageError{"give --auto-levels or --levels/--bits, not both"};
+      if (a.has("levels") || a.has("bits")) throw option_error{"give --auto-levels or --levels/--bits, not both"};
       const auto delta = a.real("step", true);
-      if (!delta) throw UsageError{"--auto-levels needs --step DELTA"};
+      if (!delta) throw option_error{"--auto-levels needs --step DELTA"};
       const auto aligned = q.align(in.W, *in.stats);
       const int K = pathq::spfq_levels_for_no_clipping(aligned.W, *in.stats, *delta, *p);
       const double N = double(std::max(in.W.rows(), in.W.cols()));
@@ -113,6 +114,7 @@ struct SpfqMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_SPFQ_HPP
+#endif  // PATHQ_LAYER_METHODS_SPFQ_HPP

@@ -1,6 +1,6 @@
 // `pathq layer --method optq`: OPTQ/GPTQ on the engine, with act-order, groups and grid kinds.
-#ifndef PATHQ_TOOLS_METHODS_OPTQ_HPP
-#define PATHQ_TOOLS_METHODS_OPTQ_HPP
+#ifndef PATHQ_LAYER_METHODS_OPTQ_HPP
+#define PATHQ_LAYER_METHODS_OPTQ_HPP
 
 #include <set>
 #include <string>
@@ -8,12 +8,13 @@
 #include <pathq/bounds/optq.hpp>
 #include <pathq/methods/optq.hpp>
 
-#include "../grid_options.hpp"
-#include "../layer_method.hpp"
-#include "../scale_search_options.hpp"
-#include "axe_flags.hpp"
+#include <pathq/layer/grid_options.hpp>
+#include <pathq/layer/method.hpp>
+#include <pathq/layer/scale_search.hpp>
+#include <pathq/layer/methods/axe_flags.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Options: `--damp D` (relative damping, default 0.01), `--damp-retries R` (default 4),
 /// `--act-order`, `--grid KIND`, `--group-size G`, `--static-groups`, `--block B`, `--threads T`,
@@ -21,34 +22,34 @@ namespace pathq_tool {
 /// from `--inputs`: `||XW - XqQ||`, the default, or classic OPTQ's `||Xq (W - Q)||`; the report's
 /// `objective` says which).
 struct OptqMethod {
-  static pathq::OptqObjective objective(const Args& a) {
+  static pathq::OptqObjective objective(const Options& a) {
     const std::string o = a.text("objective").value_or("outputs");
     if (o == "outputs") return pathq::OptqObjective::FloatOutputs;
     if (o == "inputs") return pathq::OptqObjective::QuantizedInputs;
-    throw UsageError{"--objective must be 'outputs' or 'inputs', got '" + o + "'"};
+    throw option_error{"--objective must be 'outputs' or 'inputs', got '" + o + "'"};
   }
 
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in,
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in,
                                    const pathq::Alphabet<Scalar>& common) {
     pathq::OptqOptions opt;
     opt.engine = engine_options(a);
     if (auto d = a.real("damp", false)) {
-      if (!(*d >= 0)) throw UsageError{"--damp must be >= 0, got " + *a.text("damp")};
+      if (!(*d >= 0)) throw option_error{"--damp must be >= 0, got " + *a.text("damp")};
       opt.damping = *d;
     }
     if (auto r = a.integer("damp-retries", 0, 30)) opt.max_damping_retries = int(*r);
     if (a.has("act-order")) opt.order = pathq::FeatureOrder::DescendingEnergy;
     opt.objective = objective(a);
     opt.static_groups = a.has("static-groups");
-    if (opt.static_groups && !a.has("group-size")) throw UsageError{"--static-groups goes with --group-size"};
+    if (opt.static_groups && !a.has("group-size")) throw option_error{"--static-groups goes with --group-size"};
     const auto alphabet = grid_alphabet(a, common);
     if (alphabet.group_size() > 0 && !opt.static_groups) {
       if (a.has("act-order"))
-        throw UsageError{
+        throw option_error{
             "--group-size with --act-order needs --static-groups (dynamic groups follow the natural order)"};
       if (alphabet.rule().kind == pathq::StepRule::Kind::LayerRadius)
-        throw UsageError{"dynamic groups refit each column: use --step-rule column (or --static-groups)"};
+        throw option_error{"dynamic groups refit each column: use --step-rule column (or --static-groups)"};
     }
     const auto axe = axe_request(a);
     const bool dynamic = alphabet.group_size() > 0 && !opt.static_groups;  // grids refit in the pass
@@ -91,6 +92,7 @@ struct OptqMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_OPTQ_HPP
+#endif  // PATHQ_LAYER_METHODS_OPTQ_HPP

@@ -1,6 +1,6 @@
 // `pathq layer --inputs`: the statistics of X (and Xq) streamed from .npy files in batches of rows.
-#ifndef PATHQ_TOOLS_INPUT_STREAM_HPP
-#define PATHQ_TOOLS_INPUT_STREAM_HPP
+#ifndef PATHQ_LAYER_NPY_STATS_HPP
+#define PATHQ_LAYER_NPY_STATS_HPP
 
 #include <algorithm>
 #include <cmath>
@@ -13,9 +13,10 @@
 #include <pathq/io/npy_stream.hpp>
 #include <pathq/stats/layer_stats.hpp>
 
-#include "args.hpp"
+#include <pathq/layer/options.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Rows per batch: about 32 MiB of doubles per matrix, at least 256 rows (enough for the
 /// rank-k updates to run at matrix-product speed).
@@ -42,7 +43,7 @@ void check_finite_rows(const char* name, const Matrix& A, Eigen::Index first_row
 /// network), read a batch of rows at a time (pathq::io::NpyRowReader): memory O(N_in^2 +
 /// batch * N_in), independent of the number of rows (a Fortran-order file is loaded whole).
 /// \param n_in the rows of W, which X must have as columns.
-/// \throws UsageError when X's columns differ from n_in or Xq's shape differs from X's (the
+/// \throws option_error when X's columns differ from n_in or Xq's shape differs from X's (the
 ///         messages of `pathq layer`); pathq::invalid_argument / io_error from the reader and
 ///         LayerStats (a non-finite entry names X or Xq and its row in the file).
 inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, const std::optional<std::string>& xq_path,
@@ -50,13 +51,13 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
                                                    pathq::StatsProducts products = pathq::StatsProducts::Accumulation) {
   pathq::io::NpyRowReader xr(x_path);
   if (xr.cols() != n_in)
-    throw UsageError{"--inputs " + x_path + " has " + std::to_string(xr.cols()) + " columns but --weights has " +
+    throw option_error{"--inputs " + x_path + " has " + std::to_string(xr.cols()) + " columns but --weights has " +
                      std::to_string(n_in) + " rows (X is m x N_in, W is N_in x N_out)"};
   std::optional<pathq::io::NpyRowReader> xqr;
   if (xq_path) {
     xqr.emplace(*xq_path);
     if (xqr->rows() != xr.rows() || xqr->cols() != xr.cols())
-      throw UsageError{"--quantized-inputs " + *xq_path + " is " + std::to_string(xqr->rows()) + " x " +
+      throw option_error{"--quantized-inputs " + *xq_path + " is " + std::to_string(xqr->rows()) + " x " +
                        std::to_string(xqr->cols()) + " but --inputs is " + std::to_string(xr.rows()) + " x " +
                        std::to_string(xr.cols())};
   }
@@ -95,6 +96,7 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
   return stats;
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_INPUT_STREAM_HPP
+#endif  // PATHQ_LAYER_NPY_STATS_HPP

@@ -1,6 +1,6 @@
 // AXE flags for the engine methods: --accumulator-bits P --input-bits N [--input-signed] [--tile T].
-#ifndef PATHQ_TOOLS_METHODS_AXE_FLAGS_HPP
-#define PATHQ_TOOLS_METHODS_AXE_FLAGS_HPP
+#ifndef PATHQ_LAYER_METHODS_AXE_FLAGS_HPP
+#define PATHQ_LAYER_METHODS_AXE_FLAGS_HPP
 
 #include <algorithm>
 #include <chrono>
@@ -18,9 +18,10 @@
 #include <pathq/constraints/none.hpp>
 #include <pathq/methods/integer_check.hpp>
 
-#include "../layer_method.hpp"
+#include <pathq/layer/method.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// The valued AXE options, to add to a method's spec.
 inline std::set<std::string> axe_valued_options() { return {"accumulator-bits", "input-bits", "tile"}; }
@@ -35,14 +36,14 @@ struct AxeRequest {
 
 /// Reads the AXE flags: none given means no request. `--accumulator-bits P` needs `--input-bits N`;
 /// `--input-signed`, `--tile T` and `--unconstrained` need `--accumulator-bits`.
-inline std::optional<AxeRequest> axe_request(const Args& a) {
+inline std::optional<AxeRequest> axe_request(const Options& a) {
   if (!a.has("accumulator-bits")) {
     for (const char* f : {"input-bits", "input-signed", "tile", "unconstrained"})
-      if (a.has(f)) throw UsageError{std::string("--") + f + " goes with --accumulator-bits P"};
+      if (a.has(f)) throw option_error{std::string("--") + f + " goes with --accumulator-bits P"};
     return std::nullopt;
   }
   if (!a.has("input-bits"))
-    throw UsageError{"--accumulator-bits needs --input-bits N, the bit width of the layer's integer inputs"};
+    throw option_error{"--accumulator-bits needs --input-bits N, the bit width of the layer's integer inputs"};
   AxeRequest r;
   r.options.input_signed = a.has("input-signed");
   r.options.accumulator_bits = int(*a.integer("accumulator-bits", 2, 62));
@@ -111,6 +112,7 @@ inline void axe_bound_note(std::optional<ReportedBound>& bound, const std::optio
   bound->note = "does not apply: the accumulator constraint moves and clamps values before rounding";
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_AXE_FLAGS_HPP
+#endif  // PATHQ_LAYER_METHODS_AXE_FLAGS_HPP

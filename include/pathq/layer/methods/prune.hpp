@@ -1,6 +1,6 @@
 // `pathq layer --method prune`: quantization + pruning and the 1-bit operator on SPFQ.
-#ifndef PATHQ_TOOLS_METHODS_PRUNE_HPP
-#define PATHQ_TOOLS_METHODS_PRUNE_HPP
+#ifndef PATHQ_LAYER_METHODS_PRUNE_HPP
+#define PATHQ_LAYER_METHODS_PRUNE_HPP
 
 #include <string>
 
@@ -8,10 +8,11 @@
 #include <pathq/methods/prune.hpp>
 #include <pathq/methods/spfq.hpp>
 
-#include "../layer_method.hpp"
-#include "spfq.hpp"
+#include <pathq/layer/method.hpp>
+#include <pathq/layer/methods/spfq.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Options: `--threshold LAMBDA` or `--sparsity S` (a target fraction of zeros, searched for),
 /// `--mode stochastic|l1|l0` (default stochastic), `--order R|inf`, `--gain KAPPA`, `--seed S`,
@@ -23,7 +24,7 @@ namespace pathq_tool {
 /// with `--scale C` (default 1) or `DELTA / 2` with `--step DELTA`.
 struct PruneMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
     pathq::SpfqOptions so;
     so.engine = engine_options(a);
     so.order = spfq_order(a);
@@ -31,14 +32,14 @@ struct PruneMethod {
     so.alignment_residual = true;  // for the report and the bound
     if (a.has("act-order")) so.feature_order = pathq::FeatureOrder::DescendingEnergy;
     if (a.text("step-rule").value_or("layer") != "layer")
-      throw UsageError{"--method prune takes one threshold per layer: --step-rule must be 'layer'"};
+      throw option_error{"--method prune takes one threshold per layer: --step-rule must be 'layer'"};
     MethodOutcome<Scalar> out;
     out.extra["order"] = so.order == pathq::SpfqOptions::infinite_order ? nlohmann::json("inf") : nlohmann::json(so.order);
     out.extra["seed"] = spfq_seed(a);
 
     if (a.has("one-bit")) {
       for (const char* k : {"threshold", "sparsity", "mode", "levels", "bits"})
-        if (a.has(k)) throw UsageError{std::string("--one-bit does not take --") + k};
+        if (a.has(k)) throw option_error{std::string("--one-bit does not take --") + k};
       const auto binary = pathq::Alphabet<Scalar>::binary(alphabet.rule());
       out.result = pathq::Spfq<Scalar>(so, pathq::StochasticRounding(spfq_seed(a))).quantize(in.W, *in.stats, binary);
       out.extra["operator"] = "one_bit";
@@ -54,13 +55,13 @@ struct PruneMethod {
     if (mode == "stochastic") po.mode = pathq::PruneMode::Stochastic;
     else if (mode == "l1") po.mode = pathq::PruneMode::L1;
     else if (mode == "l0") po.mode = pathq::PruneMode::L0;
-    else throw UsageError{"--mode must be 'stochastic', 'l1' or 'l0', got '" + mode + "'"};
+    else throw option_error{"--mode must be 'stochastic', 'l1' or 'l0', got '" + mode + "'"};
     const auto threshold = a.real("threshold", true);
     const auto sparsity = a.real("sparsity", false);
-    if (threshold && sparsity) throw UsageError{"give --threshold or --sparsity, not both"};
-    if (!threshold && !sparsity) throw UsageError{"--method prune needs --threshold LAMBDA or --sparsity S"};
+    if (threshold && sparsity) throw option_error{"give --threshold or --sparsity, not both"};
+    if (!threshold && !sparsity) throw option_error{"--method prune needs --threshold LAMBDA or --sparsity S"};
     if (sparsity && !(*sparsity > 0 && *sparsity < 1))
-      throw UsageError{"--sparsity must be in (0, 1), got " + *a.text("sparsity")};
+      throw option_error{"--sparsity must be in (0, 1), got " + *a.text("sparsity")};
     if (threshold) po.threshold = *threshold;
     if (sparsity) po.target_sparsity = *sparsity;
     if (a.has("levels") || a.has("bits")) po.levels = alphabet.levels_per_side();
@@ -80,6 +81,7 @@ struct PruneMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_PRUNE_HPP
+#endif  // PATHQ_LAYER_METHODS_PRUNE_HPP

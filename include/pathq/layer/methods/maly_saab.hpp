@@ -1,6 +1,6 @@
 // `pathq layer --method maly-saab`: the null-space walk (on all samples or a subset of them), then MSQ.
-#ifndef PATHQ_TOOLS_METHODS_MALY_SAAB_HPP
-#define PATHQ_TOOLS_METHODS_MALY_SAAB_HPP
+#ifndef PATHQ_LAYER_METHODS_MALY_SAAB_HPP
+#define PATHQ_LAYER_METHODS_MALY_SAAB_HPP
 
 #include <limits>
 #include <optional>
@@ -12,9 +12,10 @@
 #include <pathq/methods/maly_saab.hpp>
 #include <pathq/stats/layer_error.hpp>
 
-#include "../layer_method.hpp"
+#include <pathq/layer/method.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// Options: `--subset M` (walk on the first M rows of --inputs only: the walk needs fewer
 /// independent samples than inputs, so on a real layer with m >= N_in take M < N_in),
@@ -27,14 +28,14 @@ namespace pathq_tool {
 /// reported under `subset` with that subset's error, and the top-level bound does not apply).
 struct MalySaabMethod {
   template <class Scalar>
-  static MethodOutcome<Scalar> run(const Args& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
+  static MethodOutcome<Scalar> run(const Options& a, const LayerInput<Scalar>& in, const pathq::Alphabet<Scalar>& alphabet) {
     pathq::MalySaabOptions opt;
     if (auto t = a.integer("threads", 0, 4096)) opt.threads = int(*t);
     if (a.has("act-order")) opt.order = pathq::FeatureOrder::DescendingEnergy;
     const std::string cells = a.text("cells").value_or("grid");
     if (cells == "grid") opt.cells = pathq::MalySaabCells::Grid;
     else if (cells == "box") opt.cells = pathq::MalySaabCells::Box;
-    else throw UsageError{"--cells must be 'grid' or 'box', got '" + cells + "'"};
+    else throw option_error{"--cells must be 'grid' or 'box', got '" + cells + "'"};
 
     // The statistics the walk runs on: all samples, or the first M rows of X.
     std::optional<pathq::LayerStats<double>> subset;
@@ -42,7 +43,7 @@ struct MalySaabMethod {
       const std::string xp = a.required_text("inputs");
       pathq::io::NpyRowReader reader(xp);  // reads only the first M rows (C order)
       if (*M > reader.rows())
-        throw UsageError{"--subset " + std::to_string(*M) + " exceeds the " + std::to_string(reader.rows()) +
+        throw option_error{"--subset " + std::to_string(*M) + " exceeds the " + std::to_string(reader.rows()) +
                          " rows of --inputs " + xp};
       Eigen::MatrixXd X;
       reader.read_rows(Eigen::Index(*M), X);
@@ -91,6 +92,7 @@ struct MalySaabMethod {
   }
 };
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_METHODS_MALY_SAAB_HPP
+#endif  // PATHQ_LAYER_METHODS_MALY_SAAB_HPP

@@ -1,15 +1,16 @@
 // `--grid KIND` and `--group-size G`: the grid family and per-group steps, for methods that take them.
-#ifndef PATHQ_TOOLS_GRID_OPTIONS_HPP
-#define PATHQ_TOOLS_GRID_OPTIONS_HPP
+#ifndef PATHQ_LAYER_GRID_OPTIONS_HPP
+#define PATHQ_LAYER_GRID_OPTIONS_HPP
 
 #include <set>
 #include <string>
 
 #include <pathq/core/alphabet.hpp>
 
-#include "args.hpp"
+#include <pathq/layer/options.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// The option names a method lists among its valued options to accept a grid choice.
 inline std::set<std::string> grid_valued_options() { return {"grid", "group-size"}; }
@@ -25,7 +26,7 @@ inline std::set<std::string> grid_valued_options() { return {"grid", "group-size
 ///   the span (default 1); `--step` and `--step-rule layer` do not apply.
 /// With `--group-size` and no `--step`/`--step-rule`, the step rule is per column (per group).
 template <class Scalar>
-pathq::Alphabet<Scalar> grid_alphabet(const Args& a, const pathq::Alphabet<Scalar>& common) {
+pathq::Alphabet<Scalar> grid_alphabet(const Options& a, const pathq::Alphabet<Scalar>& common) {
   const std::string kind = a.text("grid").value_or("symmetric");
   const auto group = a.integer("group-size", 1, 1LL << 40);
   pathq::StepRule rule = common.rule();
@@ -36,24 +37,25 @@ pathq::Alphabet<Scalar> grid_alphabet(const Args& a, const pathq::Alphabet<Scala
   if (kind == "symmetric") {
     out = pathq::Alphabet<Scalar>::symmetric(common.levels_per_side(), rule);
   } else if (kind == "even") {
-    if (a.has("levels")) throw UsageError{"--grid even has 2^B levels: give --bits B, not --levels"};
+    if (a.has("levels")) throw option_error{"--grid even has 2^B levels: give --bits B, not --levels"};
     out = pathq::Alphabet<Scalar>::even(bits, rule);
   } else if (kind == "midrise") {
     const auto L = a.integer("levels", 1, (1 << 30) - 1);
     out = pathq::Alphabet<Scalar>::midrise(L ? int(*L) : 1 << (bits - 1), rule);
   } else if (kind == "asymmetric") {
-    if (a.has("levels")) throw UsageError{"--grid asymmetric has 2^B levels: give --bits B, not --levels"};
+    if (a.has("levels")) throw option_error{"--grid asymmetric has 2^B levels: give --bits B, not --levels"};
     if (a.has("step"))
-      throw UsageError{"--grid asymmetric fits its step and zero point per column (min-max): --step does not apply"};
+      throw option_error{"--grid asymmetric fits its step and zero point per column (min-max): --step does not apply"};
     if (a.text("step-rule").value_or("column") != "column")
-      throw UsageError{"--grid asymmetric fits each column (or group) on its own: --step-rule must be 'column'"};
+      throw option_error{"--grid asymmetric fits each column (or group) on its own: --step-rule must be 'column'"};
     out = pathq::Alphabet<Scalar>::asymmetric(bits, a.real("scale", true).value_or(1.0));
   } else {
-    throw UsageError{"--grid must be 'symmetric', 'even', 'midrise' or 'asymmetric', got '" + kind + "'"};
+    throw option_error{"--grid must be 'symmetric', 'even', 'midrise' or 'asymmetric', got '" + kind + "'"};
   }
   return group ? out.with_group_size(*group) : out;
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_GRID_OPTIONS_HPP
+#endif  // PATHQ_LAYER_GRID_OPTIONS_HPP

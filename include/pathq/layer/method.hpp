@@ -1,6 +1,6 @@
 // What a `pathq layer --method` entry provides: its name, its options and how it runs.
-#ifndef PATHQ_TOOLS_LAYER_METHOD_HPP
-#define PATHQ_TOOLS_LAYER_METHOD_HPP
+#ifndef PATHQ_LAYER_METHOD_HPP
+#define PATHQ_LAYER_METHOD_HPP
 
 #include <functional>
 #include <optional>
@@ -14,9 +14,10 @@
 #include <pathq/core/result.hpp>
 #include <pathq/stats/layer_stats.hpp>
 
-#include "args.hpp"
+#include <pathq/layer/options.hpp>
 
-namespace pathq_tool {
+namespace pathq {
+namespace layer {
 
 /// The loaded layer: weights in the working precision and, when inputs were given, the
 /// statistics of X and Xq.
@@ -58,8 +59,8 @@ struct MethodSpec {
   bool needs_inputs = false;                ///< --inputs is required
   std::set<std::string> valued_options;     ///< method-specific `--flag value` options
   std::set<std::string> switch_options;     ///< method-specific `--switch` options
-  std::function<MethodOutcome<float>(const Args&, const LayerInput<float>&, const pathq::Alphabet<float>&)> run_float;
-  std::function<MethodOutcome<double>(const Args&, const LayerInput<double>&, const pathq::Alphabet<double>&)> run_double;
+  std::function<MethodOutcome<float>(const Options&, const LayerInput<float>&, const pathq::Alphabet<float>&)> run_float;
+  std::function<MethodOutcome<double>(const Options&, const LayerInput<double>&, const pathq::Alphabet<double>&)> run_double;
 };
 
 /// Builds a spec from a method type `M` with a static `template <class Scalar> run(...)`.
@@ -71,23 +72,24 @@ MethodSpec make_method_spec(std::string name, bool needs_inputs, std::set<std::s
   s.needs_inputs = needs_inputs;
   s.valued_options = std::move(valued);
   s.switch_options = std::move(switches);
-  s.run_float = [](const Args& a, const LayerInput<float>& in, const pathq::Alphabet<float>& al) {
+  s.run_float = [](const Options& a, const LayerInput<float>& in, const pathq::Alphabet<float>& al) {
     return M::template run<float>(a, in, al);
   };
-  s.run_double = [](const Args& a, const LayerInput<double>& in, const pathq::Alphabet<double>& al) {
+  s.run_double = [](const Options& a, const LayerInput<double>& in, const pathq::Alphabet<double>& al) {
     return M::template run<double>(a, in, al);
   };
   return s;
 }
 
 /// Engine options shared by the engine-based methods: --threads, --block.
-inline pathq::EngineOptions engine_options(const Args& a) {
+inline pathq::EngineOptions engine_options(const Options& a) {
   pathq::EngineOptions e;
   if (auto t = a.integer("threads", 0, 4096)) e.threads = int(*t);
   if (auto b = a.integer("block", 1, 1 << 20)) e.block_size = *b;
   return e;
 }
 
-}  // namespace pathq_tool
+}  // namespace layer
+}  // namespace pathq
 
-#endif  // PATHQ_TOOLS_LAYER_METHOD_HPP
+#endif  // PATHQ_LAYER_METHOD_HPP
