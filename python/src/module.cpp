@@ -113,10 +113,24 @@ struct PyResult {
 
 template <class Scalar>
 PyResult run(const pathq::layer::Options& o, const py::array& W, const std::optional<py::array>& X,
-             const std::optional<py::array>& Xq, const pathq::layer::MethodSpec& spec) {
+             const std::optional<py::array>& Xq, const pathq::LayerStats<double>* stats,
+             const pathq::layer::MethodSpec& spec) {
   pathq::layer::LayerInput<Scalar> in;
   in.W = to_matrix<Scalar>(W);
-  if (X) {
+  if (stats) {
+    if (X || Xq) throw py::value_error("give either X (and Xq) or stats, not both");
+    if (stats->n_in() != in.W.rows())
+      throw py::value_error("stats has n_in = " + std::to_string(stats->n_in()) + " but W has " +
+                            std::to_string(in.W.rows()) + " rows (W is N_in x N_out)");
+    if (stats->samples() == 0) throw py::value_error("stats holds no rows (call stats.add(X, Xq) first)");
+    in.stats.emplace(*stats);
+    in.quantized_inputs = !stats->same_inputs();
+    try {
+      pathq::layer::check_live_layer(*in.stats, in.quantized_inputs ? "Xq" : "X");
+    } catch (const std::runtime_error& e) {
+      throw py::value_error(e.what());
+    }
+  } else if (X) {
     if (X->shape(1) != W.shape(0))
       throw py::value_error("X has " + std::to_string(X->shape(1)) + " columns but W has " +
                             std::to_string(W.shape(0)) + " rows (X is m x N_in, W is N_in x N_out)");
@@ -155,7 +169,13 @@ PyResult run(const pathq::layer::Options& o, const py::array& W, const std::opti
 
 PyResult quantize_layer(const py::object& W_obj, const py::object& X_obj, const py::object& Xq_obj,
                         const std::string& method, const py::object& bits, const std::string& precision,
-                        const py::kwargs& options) {
+                        const py::object& stats_obj, const py::kwargs& options) {
+  const pathq::LayerStats<double>* stats = nullptr;
+  if (!stats_obj.is_none()) {
+    if (!py::isinstance<pathq::LayerStats<double>>(stats_obj))
+      throw py::type_error("stats must be a pathq.LayerStats, got " + std::string(py::str(py::type::of(stats_obj))));
+    stats = &stats_obj.cast<const pathq::LayerStats<double>&>();
+  }
   const py::array W = two_d(W_obj, "W");
   std::optional<py::array> X, Xq;
   if (!X_obj.is_none()) X = two_d(X_obj, "X");
@@ -172,8 +192,8 @@ PyResult quantize_layer(const py::object& W_obj, const py::object& X_obj, const 
   // bits=4 is the default of the signature; levels=K replaces it (the tool refuses both).
   if (!bits.is_none() && !levels_given) o.set("bits", std::string(py::str(bits)));
   const pathq::layer::MethodSpec& spec = pathq::layer::check_options(o);
-  if (precision == "double") return run<double>(o, W, X, Xq, spec);
-  return run<float>(o, W, X, Xq, spec);
+  if (precision == "double") return run<double>(o, W, X, Xq, stats, spec);
+  return run<float>(o, W, X, Xq, stats, spec);
 }
 
 }  // namespace
@@ -197,10 +217,11 @@ PYBIND11_MODULE(_pathq, m) {
 
   m.def("quantize_layer", &quantize_layer, py::arg("W"), py::arg("X") = py::none(), py::arg("Xq") = py::none(),
         py::kw_only(), py::arg("method") = "gpfq", py::arg("bits") = 4, py::arg("precision") = "float",
-        R"doc(Quantizes one layer W (N_in x N_out, one neuron per column) and returns a LayerResult.
+        py::arg("stats") = py::none(), R"doc(Quantizes one layer W (N_in x N_out, one neuron per column) and returns a LayerResult.
 
 X (m x N_in) holds the layer's calibration inputs in the float network, Xq the same samples'
-inputs in the partly quantized network (None: the same as X). Every further keyword is an option
+inputs in the partly quantized network (None: the same as X). stats= (a LayerStats filled batch by
+batch) replaces X and Xq when the calibration set does not fit in memory. Every further keyword is an option
 of `pathq layer`, spelled with '_' for '-': act_order=True, damp=0.01, grid="asymmetric",
 group_size=128, scale_search="clip", refine_passes=2, levels=3 (instead of bits), ...
 Bad input raises ValueError or TypeError naming the problem.)doc");
@@ -228,7 +249,15 @@ Bad input raises ValueError or TypeError naming the problem.)doc");
       .def_property_readonly("samples", &pathq::LayerStats<double>::samples)
       .def_property_readonly("H", [](const pathq::LayerStats<double>& s) { return Eigen::MatrixXd(s.H()); })
       .def_property_readonly("G", [](const pathq::LayerStats<double>& s) { return Eigen::MatrixXd(s.G()); })
-      .def_property_readonly("K", [](const pathq::LayerStats<double>& s) { return Eigen::MatrixXd(s.K()); });
+      .def_property_readonly("K", [](const pathq::LayerStats<double>& s) { return Eigen::MatrixXd(s.K()); })
+      .def_property_readonly("same_inputs", &pathq::LayerStats<double>::same_inputs,
+                             "True while no batch had an Xq apart from X")
+      .def_property_readonly(
+          "sum_x", [](const pathq::LayerStats<double>& s) { return Eigen::VectorXd(s.sum_x()); },
+          "the sum of the rows of X (for means and bias correction)")
+      .def_property_readonly(
+          "sum_xq", [](const pathq::LayerStats<double>& s) { return Eigen::VectorXd(s.sum_xq()); },
+          "the sum of the rows of Xq");
 
   m.def(
       "methods",
