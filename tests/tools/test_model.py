@@ -210,6 +210,18 @@ ok("model", "--network", write_json("mlp2.json", mlp2), "--weights", weights, "-
    "gpfq", "--bits", "3", "--out", out_s, "--report", rep_s, "--quiet")
 rs = report(rep_s)
 assert rs["layers"][1]["levels"] == 31 and rs["layers"][1]["method"] == "msq" and rs["layers"][0]["method"] == "gpfq"
+# Per-layer switches in the description are JSON booleans: true sets the flag, false leaves it out.
+mlp3 = json.loads(json.dumps(mlp))
+mlp3["layers"][2].update({"method": "optq", "options": {"act-order": True, "damp": 0.05}})
+ok("model", "--network", write_json("mlp3.json", mlp3), "--weights", weights, "--calibration", cal, "--method",
+   "gpfq", "--bits", "3", "--out", out_s, "--report", rep_s, "--quiet")
+assert report(rep_s)["layers"][1]["method"] == "optq"
+mlp3["layers"][2]["options"]["act-order"] = False
+ok("model", "--network", write_json("mlp3.json", mlp3), "--weights", weights, "--calibration", cal, "--method",
+   "gpfq", "--bits", "3", "--out", out_s, "--report", rep_s, "--quiet")
+mlp3["layers"][2]["options"]["act-order"] = "yes"
+fails("is a switch: give it true or false", "model", "--network", write_json("mlp3.json", mlp3), "--weights", weights,
+      "--calibration", cal, "--method", "gpfq", "--out", out_s, outputs=[out_s])
 
 # A CNN with batch norm (folded), 2 groups, max pooling and a residual block, custom tensor
 # names, calibration from a gzip IDX file of uint8 images scaled by the description.

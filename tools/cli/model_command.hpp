@@ -122,11 +122,21 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
 struct Tokens {
   std::vector<std::pair<std::string, std::optional<std::string>>> items;
 
-  Tokens with(const std::map<std::string, std::string>& replace, const std::set<std::string>& drop) const {
+  // `replace` sets valued flags; a switch among `switches` is set by "true" and removed by "false".
+  Tokens with(const std::map<std::string, std::string>& replace, const std::set<std::string>& drop,
+              const std::set<std::string>& switches) const {
     Tokens t;
     for (const auto& it : items)
       if (!replace.count(it.first) && !drop.count(it.first)) t.items.push_back(it);
-    for (const auto& kv : replace) t.items.push_back({kv.first, kv.second});
+    for (const auto& kv : replace) {
+      if (!switches.count(kv.first)) {
+        t.items.push_back({kv.first, kv.second});
+      } else if (kv.second == "true") {
+        t.items.push_back({kv.first, std::nullopt});
+      } else if (kv.second != "false") {
+        throw UsageError{"option \"" + kv.first + "\" is a switch: give it true or false, not " + kv.second};
+      }
+    }
     return t;
   }
   Args args(const std::set<std::string>& valued, const std::set<std::string>& switches) const {
@@ -320,7 +330,7 @@ inline int model_command(int argc, const char* const* argv, int first) {
     keep.insert("refit-steps");
     for (const auto& it : tokens.items)
       if (!keep.count(it.first)) drop.insert(it.first);
-    const Tokens layer_tokens = tokens.with(replace, drop);
+    const Tokens layer_tokens = tokens.with(replace, drop, m.switch_options);
     const MethodSpec* mp = &m;
     const auto valued_all = valued, switches_all = switches;
     return pathq::LayerMethod<float>{
@@ -366,7 +376,8 @@ inline int model_command(int argc, const char* const* argv, int first) {
           tokens.with(s.bits ? std::map<std::string, std::string>{{"bits", std::to_string(*s.bits)}}
                       : s.levels ? std::map<std::string, std::string>{{"levels", std::to_string(*s.levels)}}
                                  : std::map<std::string, std::string>{},
-                      s.bits ? std::set<std::string>{"levels"} : s.levels ? std::set<std::string>{"bits"} : std::set<std::string>{})
+                      s.bits ? std::set<std::string>{"levels"} : s.levels ? std::set<std::string>{"bits"} : std::set<std::string>{},
+                      {})
               .args(valued, switches));
     }
   }
