@@ -31,7 +31,7 @@ fi
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DPATHQ_BUILD_FUZZ=ON \
   -DPATHQ_BUILD_TESTS=OFF -DPATHQ_BUILD_BENCH=OFF -DPATHQ_BUILD_EXAMPLES=OFF -DPATHQ_BUILD_TOOLS=OFF \
-  -DPATHQ_USE_OPENMP=OFF > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
+  -DPATHQ_USE_OPENMP=OFF -DPATHQ_BUILD_PYTHON=OFF -DPATHQ_USE_MPI=OFF > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 
 readers=("$@")
 if [ ${#readers[@]} -eq 0 ]; then

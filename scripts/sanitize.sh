@@ -6,7 +6,8 @@
 # PATHQ_UNITY_TESTS); for the same reason two of UBSan's checks are left to ASan, which catches the
 # same errors at run time: object-size (an access beyond its object) and pointer-overflow (they
 # cost a quarter of the compile time).
-# The fuzz harnesses (scripts/fuzz.sh) run every UBSan check.
+# The fuzz harnesses (scripts/fuzz.sh) run every UBSan check. The Python module (loaded by an
+# unsanitized interpreter) and the MPI tests (OpenMPI's own allocations) are left out here.
 #
 #   scripts/sanitize.sh
 #
@@ -30,6 +31,7 @@ mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Sanitize \
   -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1 $flags" -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$flags" \
   -DPATHQ_BUILD_TESTS=ON -DPATHQ_BUILD_TOOLS=ON -DPATHQ_BUILD_BENCH=OFF -DPATHQ_BUILD_EXAMPLES=OFF -DPATHQ_NATIVE=OFF \
+  -DPATHQ_BUILD_PYTHON=OFF -DPATHQ_USE_MPI=OFF \
   > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)

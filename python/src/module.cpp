@@ -90,6 +90,8 @@ void set_option(pathq::layer::Options& o, const std::string& key, const py::hand
                          (name == "method" || name == "bits" || name == "precision"
                               ? std::string("is a named argument of its own")
                               : std::string("names a file in `pathq layer`; pass arrays (W, X, Xq) instead")));
+  if (name == "mpi")
+    throw py::type_error("mpi= is `pathq layer --mpi`; from Python, sum LayerStats across processes and pass stats=");
   if (name == "subset")
     throw py::value_error("subset= reads the first rows of an --inputs file; pass those rows as X instead");
   if (value.is_none()) return;

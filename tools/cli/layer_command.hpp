@@ -27,6 +27,9 @@
 
 #include "memory_limit.hpp"
 #include "tool_names.hpp"
+#ifdef PATHQ_TOOL_MPI
+#include "mpi_layer.hpp"
+#endif
 
 namespace pathq_tool {
 
@@ -39,7 +42,8 @@ inline const char* layer_usage() {
          "                  [--refine-passes P] [--refit-steps]  (msq, gpfq, spfq, optq; with --inputs)\n"
          "                  [--accumulator-bits P --input-bits N [--input-signed] [--tile T] [--unconstrained]]\n"
          "                                                     (AXE: gpfq, optq)\n"
-         "                  [--max-memory-mb M] --out Q.npy [--codes CODES.npy] [--report REPORT.json]\n";
+         "                  [--max-memory-mb M] --out Q.npy [--codes CODES.npy] [--report REPORT.json]\n"
+         "                  [--mpi]  (under mpirun: rows and neurons split across the ranks; rank 0 writes)\n";
 }
 
 namespace detail {
@@ -78,6 +82,14 @@ int run_layer(const Args& a, const MethodSpec& spec) {
   if (a.has("threads"))
     if (auto t = a.integer("threads", 0, 4096); t && *t > 0) omp_set_num_threads(int(*t));
 #endif
+  if (a.has("mpi")) {
+#ifdef PATHQ_TOOL_MPI
+    return run_layer_mpi<Scalar>(a, spec, t_start);
+#else
+    throw UsageError{"--mpi: this pathq was built without MPI (Debian: apt-get install libopenmpi-dev openmpi-bin, "
+                     "then configure and build again)"};
+#endif
+  }
   LayerInput<Scalar> in;
   in.W = pathq::io::load_matrix<Scalar>(w_path);
   const auto t_stats = std::chrono::steady_clock::now();

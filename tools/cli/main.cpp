@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string command = argv[1];
-  if (command == "layer" || command == "model" || command == "bench") pathq_tool::restart_with_huge_pages(argv);
+  bool mpi = false;  // under mpirun the process is not restarted
+  for (int i = 2; i < argc; ++i) mpi = mpi || !std::strcmp(argv[i], "--mpi");
+  if ((command == "layer" || command == "model" || command == "bench") && !mpi) pathq_tool::restart_with_huge_pages(argv);
   try {
     if (command == "layer") {
       if (argc >= 3 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {

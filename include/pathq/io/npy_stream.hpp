@@ -158,6 +158,12 @@ class NpyRowReader {
   Eigen::Index position() const { return m_next; }
   /// Rows not yet read.
   Eigen::Index rows_left() const { return m_rows - m_next; }
+  /// Makes `row` the next row read_rows returns (0 <= row <= rows()).
+  /// \throws pathq::invalid_argument for a row outside that range.
+  void seek(Eigen::Index row) {
+    PATHQ_CHECK(row >= 0 && row <= m_rows, "NpyRowReader::seek", m_path, ": row ", row, " is outside [0, ", m_rows, "]");
+    m_next = row;
+  }
 
   /// Reads the next `min(max_rows, rows_left())` rows into `out` (resized to that many rows and
   /// cols() columns), converted to `Scalar` (rounded to nearest). Returns the number of rows read,

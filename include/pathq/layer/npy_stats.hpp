@@ -43,12 +43,14 @@ void check_finite_rows(const char* name, const Matrix& A, Eigen::Index first_row
 /// network), read a batch of rows at a time (pathq::io::NpyRowReader): memory O(N_in^2 +
 /// batch * N_in), independent of the number of rows (a Fortran-order file is loaded whole).
 /// \param n_in the rows of W, which X must have as columns.
+/// \param rows when given, only the rows `[first, last)` of the files (one rank's share).
 /// \throws option_error when X's columns differ from n_in or Xq's shape differs from X's (the
 ///         messages of `pathq layer`); pathq::invalid_argument / io_error from the reader and
 ///         LayerStats (a non-finite entry names X or Xq and its row in the file).
 inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, const std::optional<std::string>& xq_path,
                                                    Eigen::Index n_in,
-                                                   pathq::StatsProducts products = pathq::StatsProducts::Accumulation) {
+                                                   pathq::StatsProducts products = pathq::StatsProducts::Accumulation,
+                                                   std::optional<std::pair<Eigen::Index, Eigen::Index>> rows = std::nullopt) {
   pathq::io::NpyRowReader xr(x_path);
   if (xr.cols() != n_in)
     throw option_error{"--inputs " + x_path + " has " + std::to_string(xr.cols()) + " columns but --weights has " +
@@ -62,16 +64,23 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
                        std::to_string(xr.cols())};
   }
   pathq::LayerStats<double> stats(xr.cols(), products);
-  const Eigen::Index batch = stream_batch_rows(xr.cols());
+  const Eigen::Index batch_rows = stream_batch_rows(xr.cols());
+  Eigen::Index end = xr.rows();
+  if (rows) {  // only rows [first, last): one rank's share
+    xr.seek(rows->first);
+    if (xqr) xqr->seek(rows->first);
+    end = rows->second;
+  }
+  auto batch = [&] { return std::min(batch_rows, std::max<Eigen::Index>(end - xr.position(), 1)); };
   if (products == pathq::StatsProducts::FloatChunks) {
     // The products are formed in float: read the rows as float (the files' own type, mostly).
     Eigen::MatrixXf X, Xq;
     for (;;) {
-      const Eigen::Index first = xr.position();
-      if (xr.read_rows(batch, X) == 0) break;
+      const Eigen::Index first = xr.position(), count = batch();
+      if (first >= end || xr.read_rows(count, X) == 0) break;
       detail::check_finite_rows("X", X, first);
       if (xqr) {
-        xqr->read_rows(batch, Xq);
+        xqr->read_rows(count, Xq);
         detail::check_finite_rows("Xq", Xq, first);
         stats.add(X, Xq);
       } else {
@@ -82,11 +91,11 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
   }
   Eigen::MatrixXd X, Xq;
   for (;;) {
-    const Eigen::Index first = xr.position();
-    if (xr.read_rows(batch, X) == 0) break;
+    const Eigen::Index first = xr.position(), count = batch();
+    if (first >= end || xr.read_rows(count, X) == 0) break;
     detail::check_finite_rows("X", X, first);
     if (xqr) {
-      xqr->read_rows(batch, Xq);
+      xqr->read_rows(count, Xq);
       detail::check_finite_rows("Xq", Xq, first);
       stats.add(X, Xq);
     } else {

@@ -228,6 +228,7 @@ inline void all_option_names(std::set<std::string>& valued, std::set<std::string
     switches.insert(m.switch_options.begin(), m.switch_options.end());
   }
   switches.insert("refit-steps");
+  switches.insert("mpi");  // `pathq layer --mpi` (pathq/layer/mpi.hpp); the layer job itself ignores it
 }
 
 /// Checks `a` against method `a["method"]` without touching data: every option known to that
@@ -241,7 +242,7 @@ inline const MethodSpec& check_options(const Options& a) {
   const MethodSpec& spec = find_method(name);
   for (const auto& g : a.given())
     if (!common_valued().count(g) && !spec.valued_options.count(g) && !spec.switch_options.count(g) &&
-        g != "refit-steps")
+        g != "refit-steps" && g != "mpi")
       throw option_error{"--" + g + " is not an option of --method " + name};
   check_polish_options(a, name);
   const std::string precision = a.text("precision").value_or("float");
@@ -261,6 +262,9 @@ struct Outcome {
   const Result<Scalar>& result() const { return searched.out.result; }
 };
 
+template <class Scalar>
+void write_report(const MethodSpec& spec, const LayerInput<Scalar>& in, Outcome<Scalar>& o);
+
 /// Quantizes `in.W` (with `in.stats` and `in.quantized_inputs` as the data) by the method and
 /// options of `a` (checked by `check_options`), in the precision `Scalar`.
 /// \throws option_error for options the method refuses, pathq exceptions for bad data.
@@ -272,12 +276,19 @@ Outcome<Scalar> quantize(const Options& a, LayerInput<Scalar>& in) {
   in.scale_search = scale_search_mode(a, spec, in.stats.has_value());
   Outcome<Scalar> o;
   o.searched = run_searched(a, spec, in, alphabet);
-  MethodOutcome<Scalar>& out = o.searched.out;
-  const auto& r = out.result;
-  o.Q = out.weights ? *out.weights : r.values();
-  const auto& Q = o.Q;
+  o.Q = o.searched.out.weights ? *o.searched.out.weights : o.searched.out.result.values();
+  write_report(spec, in, o);
+  return o;
+}
 
+/// Fills `o.report` from `o.searched` and `o.Q` for the layer `in` (its W and statistics).
+template <class Scalar>
+void write_report(const MethodSpec& spec, const LayerInput<Scalar>& in, Outcome<Scalar>& o) {
+  const MethodOutcome<Scalar>& out = o.searched.out;
+  const auto& r = out.result;
+  const auto& Q = o.Q;
   nlohmann::json& rep = o.report;
+  rep = nlohmann::json::object();
   rep["method"] = spec.name;
   rep["shape"] = {in.W.rows(), in.W.cols()};
   rep["precision"] = std::is_same<Scalar, float>::value ? "float" : "double";
@@ -342,7 +353,6 @@ Outcome<Scalar> quantize(const Options& a, LayerInput<Scalar>& in) {
     rep["column_scale"] = std::vector<double>(searched.column_scale.data(),
                                               searched.column_scale.data() + searched.column_scale.size());
   rep["seconds"] = {{"quantization", r.info.seconds}};
-  return o;
 }
 
 }  // namespace layer

@@ -25,6 +25,12 @@ enum class StatsProducts {
   FloatChunks
 };
 
+namespace distributed {
+namespace detail {
+struct StatsAccess;  // pathq/distributed/mpi.hpp: sums statistics across processes
+}  // namespace detail
+}  // namespace distributed
+
 /// Streaming second-order statistics of a layer's inputs (docs/design.md#conventions).
 ///
 /// `X` (`m x N_in`) are the layer's inputs in the float network and `Xq` the same samples'
@@ -180,6 +186,8 @@ class LayerStats {
     m_G = m_K;
     m_sum_xq = m_sum_x;
   }
+
+  friend struct pathq::distributed::detail::StatsAccess;
 
   Eigen::Index m_n_in;
   StatsProducts m_products = StatsProducts::Accumulation;
