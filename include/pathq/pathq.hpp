@@ -46,6 +46,7 @@
 #include "pathq/bounds/sigma_delta.hpp"
 #include "pathq/bounds/spfq.hpp"
 
+#include "pathq/network/bit_allocation.hpp"
 #include "pathq/network/layer_methods.hpp"
 #include "pathq/network/quantize_network.hpp"
 #include "pathq/network/sequential.hpp"

@@ -219,6 +219,26 @@ assert report(rep_s)["layers"][1]["method"] == "optq"
 mlp3["layers"][2]["options"]["act-order"] = False
 ok("model", "--network", write_json("mlp3.json", mlp3), "--weights", weights, "--calibration", cal, "--method",
    "gpfq", "--bits", "3", "--out", out_s, "--report", rep_s, "--quiet")
+# --bits-budget: a width per layer within the budget, reported with the measurements behind it.
+for budget in (3.0, 5.5):
+    ok("model", "--network", net, "--weights", weights, "--calibration", cal, "--method", "gpfq",
+       "--bits-budget", str(budget), "--bits-choices", "2,3,4,8", "--out", out_s, "--report", rep_s, "--quiet")
+    rb = report(rep_s)
+    assert rb["bits_per_weight"] <= budget + 1e-9 and rb["model"]["bits_per_weight"] == rb["bits_per_weight"]
+    al = rb["bit_allocation"]
+    assert al["budget"] == budget and al["choices"] == [2, 3, 4, 8]
+    assert abs(sum(l["bits_per_weight"] * l["shape"][0] * l["shape"][1] for l in rb["layers"])
+               / sum(l["shape"][0] * l["shape"][1] for l in rb["layers"]) - rb["bits_per_weight"]) < 1e-9
+    for l, a in zip(rb["layers"], al["layers"]):
+        assert l["name"] == a["name"] and l["bits"] == a["bits"] and l["bits"] in (2, 3, 4, 8)
+        assert [m["bits"] for m in a["measured"]] == [2, 3, 4, 8]
+fails("--bits-choices goes with --bits-budget", "model", "--network", net, "--weights", weights, "--calibration", cal,
+      "--method", "gpfq", "--bits-choices", "2,4", "--out", out_s, outputs=[out_s])
+fails("--bits-choices must be a comma-separated list", "model", "--network", net, "--weights", weights,
+      "--calibration", cal, "--method", "gpfq", "--bits-budget", "4", "--bits-choices", "2,x", "--out", out_s,
+      outputs=[out_s])
+fails("is below the cheapest allocation", "model", "--network", net, "--weights", weights, "--calibration", cal,
+      "--method", "gpfq", "--bits-budget", "1", "--out", out_s, outputs=[out_s])
 mlp3["layers"][2]["options"]["act-order"] = "yes"
 fails("is a switch: give it true or false", "model", "--network", write_json("mlp3.json", mlp3), "--weights", weights,
       "--calibration", cal, "--method", "gpfq", "--out", out_s, outputs=[out_s])

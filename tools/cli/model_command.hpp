@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,6 +22,8 @@
 #include <pathq/io/npy.hpp>
 #include <pathq/io/npz.hpp>
 #include <pathq/io/safetensors.hpp>
+#include <pathq/core/grid_accounting.hpp>
+#include <pathq/network/bit_allocation.hpp>
 #include <pathq/network/model_io.hpp>
 #include <pathq/network/quantize_network.hpp>
 
@@ -38,7 +43,7 @@ inline const char* model_usage() {
          "                  [--skip NAME,...] [--layer-bits NAME=B,...] [--bias-correction] [--batch-size N]\n"
          "                  [--patches all|kernel-stride] [--retain P] [--frame-ratio R] [--seed S] [--quiet]\n"
          "                  [--scale-search none|clip|radius|column] [--refine-passes P] [--refit-steps]\n"
-         "                  [--independent]\n"
+         "                  [--independent] [--bits-budget B [--bits-choices 2,3,4,8]]\n"
          "                  [method options] --out QUANTIZED.safetensors [--report REPORT.json]\n";
 }
 
@@ -49,7 +54,8 @@ inline const std::set<std::string>& model_valued() {
       "network", "weights",     "calibration", "calibration-key", "samples",    "input-scale", "test-inputs",
       "test-key", "test-labels", "test-samples", "method",         "levels",     "bits",        "step",
       "scale",   "step-rule",   "seed",        "skip",            "layer-bits", "batch-size",  "patches",
-      "retain",  "frame-ratio", "out",         "report",          "scale-search", "refine-passes"};
+      "retain",  "frame-ratio", "out",         "report",          "scale-search", "refine-passes",
+      "bits-budget", "bits-choices"};
   return s;
 }
 inline const std::set<std::string>& model_switches() {
@@ -383,6 +389,35 @@ inline int model_command(int argc, const char* const* argv, int first) {
   }
   opt.alphabet = detail::alphabet_from<float>(a);
 
+  // --bits-budget B [--bits-choices 2,3,4,8]: a width per layer by measurement (bit_allocation.hpp).
+  std::optional<pathq::BitAllocation> allocation;
+  if (a.has("bits-choices") && !a.has("bits-budget")) throw UsageError{"--bits-choices goes with --bits-budget"};
+  if (auto budget = a.real("bits-budget", true)) {
+    pathq::BitAllocationOptions ba;
+    ba.budget = *budget;
+    if (auto c = a.text("bits-choices")) {
+      ba.choices.clear();
+      for (const auto& item : split(*c, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 1 || v > 24)
+          throw UsageError{"--bits-choices must be a comma-separated list of widths in [1, 24], got '" + *c + "'"};
+        ba.choices.push_back(int(v));
+      }
+    }
+    if (!(ba.budget > 0)) throw UsageError{"--bits-budget must be positive, got " + *a.text("bits-budget")};
+    if (!quiet)
+      std::fprintf(stderr, "pathq model: measuring every layer at %zu widths for --bits-budget %g\n", ba.choices.size(),
+                   ba.budget);
+    allocation = pathq::allocate_bits(net, calibration, opt, ba);
+    opt = pathq::with_allocation(opt, *allocation);
+    if (!quiet) {
+      std::fprintf(stderr, "pathq model: widths");
+      for (const auto& l : allocation->layers) std::fprintf(stderr, " %s=%d", l.name.c_str(), l.bits);
+      std::fprintf(stderr, " (%.4g bits per weight)\n", allocation->bits_per_weight);
+    }
+  }
+
   // Progress on stderr: a bar while the statistics stream (on a terminal), a line per finished layer.
   const bool tty = ::isatty(2);
   opt.progress = [&](const pathq::NetworkProgress& p) {
@@ -432,6 +467,42 @@ inline int model_command(int argc, const char* const* argv, int first) {
     failed = failed || (!r.skipped && r.status == pathq::Info::Failed);
   }
   rep["layers"] = layers;
+  // Bits per weight (codes plus steps and zero points) of each quantized layer and on average.
+  double bit_sum = 0, weight_count = 0;
+  std::map<std::string, std::pair<double, double>> per_layer;
+  for (const auto& u : q.units) {
+    const auto& r = u.solution.result;
+    if (r.codes.size() == 0) continue;
+    const double n = double(r.codes.size());
+    const double b = pathq::bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * n;
+    bit_sum += b;
+    weight_count += n;
+    per_layer[u.name].first += b;
+    per_layer[u.name].second += n;
+  }
+  for (auto& j : rep["layers"])
+    if (!j["skipped"].get<bool>()) {
+      const auto& pl = per_layer[j["name"].get<std::string>()];
+      j["bits"] = j["bits_per_code"];
+      j["bits_per_weight"] = pl.second > 0 ? pl.first / pl.second : 0.0;
+    }
+  rep["bits_per_weight"] = weight_count > 0 ? bit_sum / weight_count : 0.0;
+  if (allocation) {
+    nlohmann::json al;
+    al["budget"] = allocation->budget;
+    al["choices"] = allocation->choices;
+    al["method"] = "greedy on each layer's lower convex hull of (bits, relative error), errors measured in independent mode";
+    al["proxy_error"] = allocation->proxy_error;
+    nlohmann::json ls = nlohmann::json::array();
+    for (const auto& l : allocation->layers) {
+      nlohmann::json m = nlohmann::json::array();
+      for (const auto& c : l.measured)
+        m.push_back({{"bits", c.bits}, {"bits_per_weight", c.bits_per_weight}, {"relative_error", c.relative_error}});
+      ls.push_back({{"name", l.name}, {"bits", l.bits}, {"fixed", l.fixed}, {"measured", m}});
+    }
+    al["layers"] = ls;
+    rep["bit_allocation"] = al;
+  }
   nlohmann::json model;
   if (test_x.rows() > 0) {
     const pathq::Batch<float> Yf = net.forward(test_x), Yq = q.network.forward(test_x);
@@ -451,6 +522,7 @@ inline int model_command(int argc, const char* const* argv, int first) {
       model["quantized_accuracy"] = acc(Yq);
     }
   }
+  model["bits_per_weight"] = rep["bits_per_weight"];
   rep["model"] = model;
   rep["error_definitions"] = {
       {"relative_error", "squared relative error ||XW - XqQ||_F^2 / ||XW||_F^2 on the calibration samples"},

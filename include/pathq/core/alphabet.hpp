@@ -139,6 +139,18 @@ class Alphabet {
     return a;
   }
   /// Number of levels: 2K+1 (symmetric), 2L (midrise), 2^b (even, asymmetric).
+  /// The same kind of alphabet, step rule and groups with `bits` bits per code: `2^b - 1` levels
+  /// for the odd symmetric kind (as `from_bits`), `2^b` for the even, midrise and asymmetric kinds.
+  /// \throws invalid_argument for bits outside [2, 24] (midrise, asymmetric: [1, 24]) or an
+  ///         unbounded alphabet.
+  Alphabet with_bits(int bits) const {
+    const int lo = m_kind == GridKind::Symmetric ? 2 : 1;
+    PATHQ_CHECK(bits >= lo && bits <= 24, "Alphabet::with_bits", "bits must be in [", lo, ", 24], got ", bits);
+    PATHQ_CHECK(m_bounded, "Alphabet::with_bits", "an unbounded alphabet has no bit width");
+    Alphabet a = *this;
+    a.m_K = m_kind == GridKind::Symmetric && !m_even ? (1 << (bits - 1)) - 1 : 1 << (bits - 1);
+    return a;
+  }
   std::int64_t levels() const {
     return m_kind == GridKind::Symmetric && !m_even ? 2 * std::int64_t(m_K) + 1 : 2 * std::int64_t(m_K);
   }
