@@ -103,6 +103,7 @@ int main() {
   stats_case(301, 9, true, pathq::StatsProducts::Accumulation, "Xq apart on rank 1");
   stats_case(301, 9, true, pathq::StatsProducts::FloatChunks, "float products");
   stats_case(R - 1, 5, true, pathq::StatsProducts::Accumulation, "a rank with no rows");
+  stats_case(2 * R + 1, 800, true, pathq::StatsProducts::Accumulation, "several chunks (800^2 entries)");
 
   // Bit for bit in every run: twice the same split gives the same statistics.
   {

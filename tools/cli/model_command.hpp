@@ -361,7 +361,9 @@ inline int model_command(int argc, const char* const* argv, int first) {
           in.stats = p.stats;
           in.quantized_inputs = p.quantized_inputs;
           in.scale_search = detail::scale_search_mode(la, *mp, true);
-          MethodOutcome<float> o = detail::run_searched(la, *mp, in, detail::alphabet_from<float>(la)).out;
+          // The driver's alphabet for this layer: the command line's, a per-layer width, or a
+          // width of --bits-budget (the same rule as alphabet_from(la) otherwise).
+          MethodOutcome<float> o = detail::run_searched(la, *mp, in, p.alphabet).out;
           pathq::LayerSolution<float> sol;
           sol.result = std::move(o.result);
           if (o.weights) sol.values = *o.weights;

@@ -64,23 +64,40 @@ inline Range split_neurons(Eigen::Index n_out, Eigen::Index panel_width, int r, 
 namespace detail {
 
 /// Sums `count` doubles at `data` over the ranks of `comm` in a fixed order, `((rank 0 + rank 1)
-/// + rank 2) + ...`, chunk by chunk on rank 0, and leaves the sum on every rank. The result is the
-/// same in every run with the same rank count (MPI_Allreduce may associate differently).
+/// + rank 2) + ...` for every entry, and leaves the sum on every rank. Chunk by chunk, each rank
+/// sums a slice of the chunk received from every rank (a reduce-scatter by all-to-all) and the
+/// slices are shared (an all-gather): each rank sends and receives about twice the data whatever
+/// the rank count, and the result is the same in every run with the same rank count
+/// (MPI_Allreduce may associate differently from run to run).
 inline void sum_in_rank_order(double* data, Eigen::Index count, MPI_Comm comm) {
   const int R = ranks(comm), me = rank(comm);
   if (R == 1 || count == 0) return;
-  const Eigen::Index chunk = std::min<Eigen::Index>(count, Eigen::Index(1) << 20);
-  std::vector<double> gathered(me == 0 ? std::size_t(chunk) * std::size_t(R) : 0);
+  const Eigen::Index slice_max = Eigen::Index(1) << 18;  // 2 MiB of doubles per rank and chunk
+  const Eigen::Index chunk = std::min<Eigen::Index>(count, slice_max * R);
+  std::vector<double> received(std::size_t(chunk + R));
+  std::vector<double> mine;
+  std::vector<int> counts(static_cast<std::size_t>(R)), offsets(static_cast<std::size_t>(R));
   for (Eigen::Index off = 0; off < count; off += chunk) {
-    const int n = int(std::min(chunk, count - off));
-    MPI_Gather(data + off, n, MPI_DOUBLE, gathered.data(), n, MPI_DOUBLE, 0, comm);
-    if (me == 0)
-      for (int i = 0; i < n; ++i) {
-        double s = gathered[std::size_t(i)];
-        for (int r = 1; r < R; ++r) s += gathered[std::size_t(r) * std::size_t(n) + std::size_t(i)];
-        data[off + i] = s;
-      }
-    MPI_Bcast(data + off, n, MPI_DOUBLE, 0, comm);
+    const Eigen::Index n = std::min(chunk, count - off);
+    // Slice s of this chunk: [s n / R, (s + 1) n / R), summed by rank s.
+    for (int s = 0; s < R; ++s) {
+      const Range sl = split_rows(n, s, R);
+      counts[std::size_t(s)] = int(sl.size());
+      offsets[std::size_t(s)] = int(sl.begin);
+    }
+    const int my_count = counts[std::size_t(me)];
+    // Rank s receives its slice from every rank r, stored at r * my_count.
+    std::vector<int> recv_counts(static_cast<std::size_t>(R), my_count), recv_offsets(static_cast<std::size_t>(R));
+    for (int r = 0; r < R; ++r) recv_offsets[std::size_t(r)] = r * my_count;
+    MPI_Alltoallv(data + off, counts.data(), offsets.data(), MPI_DOUBLE, received.data(), recv_counts.data(),
+                  recv_offsets.data(), MPI_DOUBLE, comm);
+    mine.assign(std::size_t(my_count), 0.0);
+    for (int i = 0; i < my_count; ++i) {
+      double s = received[std::size_t(i)];
+      for (int r = 1; r < R; ++r) s += received[std::size_t(r) * std::size_t(my_count) + std::size_t(i)];
+      mine[std::size_t(i)] = s;
+    }
+    MPI_Allgatherv(mine.data(), my_count, MPI_DOUBLE, data + off, counts.data(), offsets.data(), MPI_DOUBLE, comm);
   }
 }
 
@@ -140,8 +157,9 @@ MPI_Datatype mpi_type() {
 /// one process's only by the association of the additions, and is bit for bit the same in every
 /// run with the same split. When any rank added an `Xq` apart from `X`, every rank's `H`, `G`
 /// become separate from `K`. Collective: every rank of `comm` must call it.
-/// Communication: `N_in^2` doubles per statistic (one for `Xq = X`, three otherwise) gathered on
-/// rank 0 in chunks of 2^20 and broadcast back.
+/// Communication: per statistic (one for `Xq = X`, three otherwise) each rank sends and receives
+/// about `2 N_in^2` doubles (a reduce-scatter and an all-gather), whatever the rank count; extra
+/// memory: one chunk of `2^18 R` doubles.
 /// \throws pathq::invalid_argument on every rank when N_in or the products differ across ranks.
 inline void allreduce(LayerStats<double>& stats, MPI_Comm comm = MPI_COMM_WORLD) {
   detail::StatsAccess::allreduce(stats, comm);
