@@ -1,4 +1,5 @@
-"""Draws docs/*.png from the CSV files of examples/network_sweeps.cpp (Debian's python3-matplotlib).
+"""Draws docs/*.png from the CSV files of examples/network_sweeps.cpp and bench/bits_budget.py
+(Debian's python3-matplotlib).
 
 Usage: /usr/bin/python3 docs/plots.py CSV_DIR [OUT_DIR (default: docs)]
 """
@@ -99,6 +100,27 @@ def main():
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     save(fig, out, "layer_error_vs_bound.png")
+
+    # bench/bits_budget.py: accuracy against bits per weight, uniform widths and --bits-budget.
+    path = os.path.join(src, "bits_budget.csv")
+    if os.path.exists(path):
+        r = rows(path)
+        nets = sorted({x["network"] for x in r}, key=lambda n: [x["network"] for x in r].index(n))
+        methods = sorted({x["method"] for x in r})
+        fig, axes = plt.subplots(1, len(nets), figsize=(3.2 * len(nets), 3.4), squeeze=False)
+        for ax, net in zip(axes[0], nets):
+            for k, method in enumerate(methods):
+                for kind, style in (("uniform", "o-"), ("budget", "s--")):
+                    pts = sorted((float(x["bits_per_weight"]), 100 * float(x["accuracy"])) for x in r
+                                 if x["network"] == net and x["method"] == method and x["configuration"].startswith(kind))
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color="C%d" % k,
+                            label="%s %s" % (method, "uniform" if kind == "uniform" else "per-layer budget"))
+            ax.set_title(net)
+            ax.set_xlabel("bits per weight (codes + steps)")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("test accuracy (%)")
+        axes[0][0].legend(fontsize=7)
+        save(fig, out, "accuracy_vs_bits_budget.png")
 
 
 if __name__ == "__main__":

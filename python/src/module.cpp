@@ -53,30 +53,45 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> to_matrix(const py::array&
   return py::cast<RowMajorXd>(a).template cast<Scalar>();
 }
 
-// Adds the rows of X (and Xq) to `stats` in float (float32 arrays) or double.
-void add_rows(pathq::LayerStats<double>& stats, const py::array& X, const std::optional<py::array>& Xq) {
-  const bool as_float = X.dtype().is(py::dtype::of<float>()) && (!Xq || Xq->dtype().is(py::dtype::of<float>()));
-  if (as_float) {
-    const Eigen::MatrixXf x = py::cast<RowMajorXf>(X);
-    if (Xq) {
-      const Eigen::MatrixXf xq = py::cast<RowMajorXf>(*Xq);
-      py::gil_scoped_release release;
-      stats.add(x, xq);
+// A C-contiguous array as a row-major Eigen map, without a copy; other layouts are copied once.
+template <class T>
+struct RowsView {
+  using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  RowMajor copy;
+  Eigen::Map<const RowMajor> map{nullptr, 0, 0};
+  explicit RowsView(const py::array& a) {
+    if (a.flags() & py::array::c_style) {
+      new (&map) Eigen::Map<const RowMajor>(static_cast<const T*>(a.data()), a.shape(0), a.shape(1));
     } else {
-      py::gil_scoped_release release;
-      stats.add(x);
+      copy = py::cast<RowMajor>(a);
+      new (&map) Eigen::Map<const RowMajor>(copy.data(), copy.rows(), copy.cols());
     }
-    return;
   }
-  const Eigen::MatrixXd x = py::cast<RowMajorXd>(X);
+};
+
+template <class T>
+void add_rows_as(pathq::LayerStats<double>& stats, const py::array& X, const std::optional<py::array>& Xq) {
+  const RowsView<T> x(X);
   if (Xq) {
-    const Eigen::MatrixXd xq = py::cast<RowMajorXd>(*Xq);
+    const RowsView<T> xq(*Xq);
     py::gil_scoped_release release;
-    stats.add(x, xq);
+    stats.add(x.map, xq.map);
   } else {
     py::gil_scoped_release release;
-    stats.add(x);
+    stats.add(x.map);
   }
+}
+
+// Adds the rows of X (and Xq) to `stats`: read in place when C-contiguous, in float when both
+// arrays are float32, else in double (a float32 array is converted once).
+void add_rows(pathq::LayerStats<double>& stats, const py::array& X, const std::optional<py::array>& Xq) {
+  const bool x_float = X.dtype().is(py::dtype::of<float>());
+  const bool xq_float = !Xq || Xq->dtype().is(py::dtype::of<float>());
+  if (x_float && xq_float) return add_rows_as<float>(stats, X, Xq);
+  if (!x_float && (!Xq || !xq_float)) return add_rows_as<double>(stats, X, Xq);
+  // Mixed dtypes: both in double.
+  const py::array xd = X.attr("astype")("float64"), xqd = Xq->attr("astype")("float64");
+  add_rows_as<double>(stats, xd, std::optional<py::array>(xqd));
 }
 
 // A keyword argument as an option: `act_order=True` is the switch --act-order, `damp=0.02` the
