@@ -158,6 +158,52 @@ TEST_CASE("allocate_bits: deterministic, and optimal wherever it lands on the La
   CHECK(on_path >= 3);
 }
 
+TEST_CASE("allocate_bits: a residual projection gets its width under its residual_end's name", "[network][bits]") {
+  Net net({10, 1, 1});
+  pathq::ResidualEnd<double> proj;
+  proj.shortcut = pathq::Dense<double>{gaussian(16, 6, 13) * 0.25, Eigen::VectorXd()};
+  net.add(pathq::Dense<double>{gaussian(10, 16, 11) * 0.3, gaussian(16, 1, 12) * 0.1}, "a")
+      .add(pathq::Activation{})
+      .add(pathq::ResidualBegin{})
+      .add(pathq::Dense<double>{gaussian(16, 6, 14) * 0.25, gaussian(6, 1, 15) * 0.1}, "b")
+      .add(proj, "skip")
+      .add(pathq::Activation{})
+      .add(pathq::Dense<double>{gaussian(6, 3, 16) * 0.4, Eigen::VectorXd()}, "c");
+  const Eigen::MatrixXd X = gaussian(200, 10, 17);
+  pathq::BitAllocationOptions ba;
+  ba.budget = 7;
+  const auto a = pathq::allocate_bits(net, X, gpfq_options(), ba);
+  REQUIRE(a.layers.size() == 4);
+  CHECK(a.layers[2].name == "skip.shortcut");
+  CHECK(a.layers[2].key == "skip");
+  const auto q = pathq::quantize_network(net, X, pathq::with_allocation(gpfq_options(), a));
+  for (std::size_t i = 0; i < a.layers.size(); ++i) CHECK(q.layers[i].bits == a.layers[i].bits);
+  CHECK(achieved_bits(q) <= 7 * (1 + 1e-12));
+}
+
+TEST_CASE("allocate_bits: a grouped convolution is costed over all its groups", "[network][bits]") {
+  pathq::Conv2d<double> c1, dw;
+  c1.geometry = {2, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  c1.W = gaussian(18, 4, 21) * 0.4;
+  c1.b = gaussian(4, 1, 22) * 0.1;
+  dw.geometry = {4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4};  // depthwise: 4 groups of one channel
+  dw.W = gaussian(9, 4, 23) * 0.4;
+  dw.b = gaussian(4, 1, 24) * 0.1;
+  Net net({2, 6, 6});
+  net.add(c1, "conv").add(pathq::Activation{}).add(dw, "depthwise").add(pathq::Activation{}).add(pathq::Flatten{})
+      .add(pathq::Dense<double>{gaussian(4 * 6 * 6, 5, 25) * 0.1, Eigen::VectorXd()}, "fc");
+  const Eigen::MatrixXd X = gaussian(60, 72, 26);
+  pathq::BitAllocationOptions ba;
+  ba.budget = 4;
+  const auto a = pathq::allocate_bits(net, X, gpfq_options(), ba);
+  REQUIRE(a.layers.size() == 3);
+  // A depthwise 3x3 kernel carries one fp16 step per 9 weights: 16/9 bits on top of its codes.
+  CHECK(a.layers[1].measured[0].bits_per_weight == Approx(2 + 16.0 / 9));
+  const auto q = pathq::quantize_network(net, X, pathq::with_allocation(gpfq_options(), a));
+  CHECK(achieved_bits(q) == Approx(a.bits_per_weight).epsilon(1e-12));
+  CHECK(achieved_bits(q) <= 4 * (1 + 1e-12));
+}
+
 TEST_CASE("allocate_bits: bad budgets and choices are refused by name", "[network][bits]") {
   const Net net = chain();
   const Eigen::MatrixXd X = gaussian(100, 12, 12);

@@ -471,7 +471,7 @@ inline int model_command(int argc, const char* const* argv, int first) {
   rep["layers"] = layers;
   // Bits per weight (codes plus steps and zero points) of each quantized layer and on average.
   double bit_sum = 0, weight_count = 0;
-  std::map<std::string, std::pair<double, double>> per_layer;
+  std::map<std::pair<Eigen::Index, bool>, std::pair<double, double>> per_layer;  // by (layer, shortcut)
   for (const auto& u : q.units) {
     const auto& r = u.solution.result;
     if (r.codes.size() == 0) continue;
@@ -479,12 +479,12 @@ inline int model_command(int argc, const char* const* argv, int first) {
     const double b = pathq::bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * n;
     bit_sum += b;
     weight_count += n;
-    per_layer[u.name].first += b;
-    per_layer[u.name].second += n;
+    per_layer[{u.layer, u.shortcut}].first += b;
+    per_layer[{u.layer, u.shortcut}].second += n;
   }
   for (auto& j : rep["layers"])
     if (!j["skipped"].get<bool>()) {
-      const auto& pl = per_layer[j["name"].get<std::string>()];
+      const auto& pl = per_layer[{j["layer"].get<Eigen::Index>(), j["shortcut"].get<bool>()}];
       j["bits"] = j["bits_per_code"];
       j["bits_per_weight"] = pl.second > 0 ? pl.first / pl.second : 0.0;
     }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pathq/core/grid_accounting.hpp"
@@ -39,7 +40,8 @@ struct BitChoiceMeasurement {
 
 /// One layer of an allocation.
 struct LayerBitAllocation {
-  std::string name;
+  std::string name;          ///< as in the reports ("<name>.shortcut" for a residual projection)
+  std::string key;           ///< the name `NetworkQuantizerOptions::layers` uses (the layer's own)
   Eigen::Index weights = 0;  ///< N_in N_out (all groups)
   bool fixed = false;        ///< an explicit alphabet override in the options: kept, still counted
   int bits = 0;              ///< the width chosen
@@ -64,25 +66,29 @@ struct BitAllocation {
 
 namespace detail {
 
-// Per-layer (bits per weight, relative error) of a network quantized in independent mode.
+// Per-layer (bits per weight, relative error) of a network quantized in independent mode, by
+// the layer's index and whether it is a residual projection (a convolution has a unit per group).
 template <class Scalar>
-std::map<std::string, BitChoiceMeasurement> measure_widths(const NetworkQuantization<Scalar>& q, int bits) {
-  std::map<std::string, BitChoiceMeasurement> m;
-  std::map<std::string, double> bit_sum, weights;
+std::map<std::pair<Eigen::Index, bool>, BitChoiceMeasurement> measure_widths(const NetworkQuantization<Scalar>& q,
+                                                                               int bits) {
+  std::map<std::pair<Eigen::Index, bool>, BitChoiceMeasurement> m;
+  std::map<std::pair<Eigen::Index, bool>, double> bit_sum, weights;
   for (const auto& u : q.units) {
     const auto& r = u.solution.result;
     const Eigen::Index n = r.codes.size();
     if (n == 0) continue;
-    bit_sum[u.name] += bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * double(n);
-    weights[u.name] += double(n);
+    const auto key = std::make_pair(u.layer, u.shortcut);
+    bit_sum[key] += bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * double(n);
+    weights[key] += double(n);
   }
   for (const auto& l : q.layers) {
     if (l.skipped) continue;
+    const auto key = std::make_pair(l.layer, l.shortcut);
     BitChoiceMeasurement c;
     c.bits = bits;
-    c.bits_per_weight = weights[l.name] > 0 ? bit_sum[l.name] / weights[l.name] : 0.0;
+    c.bits_per_weight = weights[key] > 0 ? bit_sum[key] / weights[key] : 0.0;
     c.relative_error = l.relative_error;
-    m[l.name] = c;
+    m[key] = c;
   }
   return m;
 }
@@ -120,7 +126,7 @@ BitAllocation allocate_bits(const Sequential<Scalar>& net, const Eigen::MatrixBa
   std::sort(out.choices.begin(), out.choices.end());
   out.choices.erase(std::unique(out.choices.begin(), out.choices.end()), out.choices.end());
 
-  std::vector<std::map<std::string, BitChoiceMeasurement>> measured;
+  std::vector<std::map<std::pair<Eigen::Index, bool>, BitChoiceMeasurement>> measured;
   std::vector<LayerReport> reports;
   for (int b : out.choices) {
     NetworkQuantizerOptions<Scalar> o = options;
@@ -135,10 +141,11 @@ BitAllocation allocate_bits(const Sequential<Scalar>& net, const Eigen::MatrixBa
     if (r.skipped) continue;
     LayerBitAllocation l;
     l.name = r.name;
-    l.weights = r.n_in * r.n_out;
-    const auto it = options.layers.find(r.name);
+    l.key = net.name(r.layer);
+    l.weights = r.n_in * r.n_out;  // W is (N_in / groups) kh kw x N_out for a convolution
+    const auto it = options.layers.find(l.key);
     l.fixed = it != options.layers.end() && it->second.alphabet.has_value();
-    for (const auto& m : measured) l.measured.push_back(m.at(r.name));
+    for (const auto& m : measured) l.measured.push_back(m.at(std::make_pair(r.layer, r.shortcut)));
     out.layers.push_back(l);
   }
 
@@ -216,7 +223,7 @@ template <class Scalar>
 NetworkQuantizerOptions<Scalar> with_allocation(NetworkQuantizerOptions<Scalar> options, const BitAllocation& allocation) {
   for (const auto& l : allocation.layers) {
     if (l.fixed) continue;
-    options.layers[l.name].alphabet = options.alphabet.with_bits(l.bits);
+    options.layers[l.key].alphabet = options.alphabet.with_bits(l.bits);
   }
   return options;
 }
