@@ -5,7 +5,7 @@ For each reference network (build/models, written by train_reference_models) and
 a markdown table (accuracy, achieved bits per weight, the widths chosen) and a CSV for docs/plots.py.
 
     /usr/bin/python3 bench/bits_budget.py build/tools/pathq build/models docs/data/bits_budget.csv \\
-        [--networks mlp cnn resmlp dsnet] [--methods gpfq optq] [--budgets 2.25 2.5 2.75 3 3.5]
+        [--networks mlp cnn resmlp dsnet] [--methods gpfq optq] [--budgets 2.25 2.5 2.75 3 3.5 4]
 """
 import argparse
 import csv
@@ -26,7 +26,11 @@ def run(pathq, models, net, method, extra):
                "--test-inputs", os.path.join(DATA, "t10k-images-idx3-ubyte.gz"),
                "--test-labels", os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"),
                "--method", method, "--out", os.path.join(tmp, "q.safetensors"), "--report", report, "--quiet", *extra]
-        subprocess.run(cmd, check=True)
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            if "below the cheapest allocation" in p.stderr:
+                return None  # the budget cannot be met with these choices
+            raise RuntimeError(" ".join(cmd) + ": " + p.stderr)
         with open(report) as f:
             return json.load(f)
 
@@ -38,7 +42,7 @@ def main():
     p.add_argument("csv")
     p.add_argument("--networks", nargs="+", default=["mlp", "cnn", "resmlp", "dsnet"])
     p.add_argument("--methods", nargs="+", default=["gpfq", "optq"])
-    p.add_argument("--budgets", type=float, nargs="+", default=[2.25, 2.5, 2.75, 3.0, 3.5])
+    p.add_argument("--budgets", type=float, nargs="+", default=[2.25, 2.5, 2.75, 3.0, 3.5, 4.0])
     p.add_argument("--choices", default="2,3,4,8")
     args = p.parse_args()
     rows = []
@@ -51,6 +55,9 @@ def main():
                         for b in args.budgets]
             for name, extra in configs:
                 r = run(args.pathq, args.models, net, method, extra)
+                if r is None:
+                    print("| %s | %s | %s | below the cheapest allocation | | |" % (net, method, name), flush=True)
+                    continue
                 widths = " ".join(str(l["bits"]) for l in r["layers"] if not l["skipped"])
                 acc = r["model"]["quantized_accuracy"]
                 rows.append({"network": net, "method": method, "configuration": name,
