@@ -93,4 +93,12 @@ status, _, err = run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "
 assert status != 0 and "has 600 columns but --weights has 48 rows" in err, err
 assert err.count("pathq: ") == 1, err
 assert not os.path.exists(path("bad.npy"))
+# A failure on one rank only (a NaN in the last rank's rows): that rank reports it, every rank stops.
+Xbad = X.copy()
+Xbad[-1, 3] = np.nan
+np.save(path("Xbad.npy"), Xbad)
+status, _, err = run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2", PATHQ, "layer", "--mpi",
+                      "--method", "gpfq", "--weights", path("W.npy"), "--inputs", path("Xbad.npy"), "--out", path("bad.npy")])
+assert status != 0 and "rank 1: " in err and "non-finite" in err and "(300, 3)" in err, err
+assert err.count("pathq: ") == 1 and not os.path.exists(path("bad.npy")), err
 print("check_tool: all checks passed")

@@ -88,14 +88,21 @@ int run_layer_mpi_ranks(const Args& a, const MethodSpec& spec, std::chrono::stea
   LayerInput<Scalar> in;
   double stats_seconds = 0;
   auto t_stats = std::chrono::steady_clock::now();
-  collective_step([&] {
+  // Each step is either local (no MPI call inside, so a rank may fail alone) or collective (every
+  // rank makes the same MPI calls, and a check that fails, fails on every rank).
+  Eigen::Index m = 0;
+  collective_step([&] {  // local: the files' headers and W
     in.W = pathq::io::load_matrix<Scalar>(w_path);
+    if (auto xp = a.text("inputs")) m = pathq::io::NpyRowReader(*xp).rows();
+  }, comm);
+  collective_step([&] {  // collective: every rank sees the same shapes
     dist::detail::check_same(in.W.rows(), "pathq layer --mpi", "--weights' row count", comm);
     dist::detail::check_same(in.W.cols(), "pathq layer --mpi", "--weights' column count", comm);
+    dist::detail::check_same(m, "pathq layer --mpi", "--inputs' row count", comm);
+  }, comm);
+  collective_step([&] {  // local: this rank's rows
     t_stats = std::chrono::steady_clock::now();
     if (auto xp = a.text("inputs")) {
-      const Eigen::Index m = pathq::io::NpyRowReader(*xp).rows();
-      dist::detail::check_same(m, "pathq layer --mpi", "--inputs' row count", comm);
       const dist::Range rows = dist::split_rows(m, me, dist::ranks(comm));
       in.stats = pathq::layer::stream_layer_stats(*xp, a.text("quantized-inputs"), in.W.rows(),
                                                   pathq::layer::statistics_products(a),
@@ -107,7 +114,7 @@ int run_layer_mpi_ranks(const Args& a, const MethodSpec& spec, std::chrono::stea
       throw UsageError{"--method " + spec.name + " needs --inputs X.npy"};
     }
   }, comm);
-  collective_step([&] {
+  collective_step([&] {  // collective: the sum over ranks; the checks after it agree on every rank
     if (!in.stats) return;
     pathq::distributed::allreduce(*in.stats, comm);
     if (in.stats->samples() == 0) throw UsageError{"--inputs " + *a.text("inputs") + " has no rows"};
@@ -116,7 +123,8 @@ int run_layer_mpi_ranks(const Args& a, const MethodSpec& spec, std::chrono::stea
     stats_seconds = pathq::layer::detail::seconds_since(t_stats);
   }, comm);
   std::optional<pathq::layer::Outcome<Scalar>> o;
-  collective_step([&] { o = pathq::layer::quantize_across_ranks(a, in, comm); }, comm);
+  collective_step([&] { o = pathq::layer::quantize_across_ranks(a, in, comm); }, comm);  // agrees on failure itself
+  // Rank 0 writes (local); the others wait in the agreement.
   int status = 0;
   collective_step([&] {
     if (!o) return;

@@ -6,6 +6,7 @@
 #define PATHQ_LAYER_MPI_HPP
 
 #include <algorithm>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,8 +69,8 @@ T reduce_value(T v, MPI_Op op, MPI_Comm comm) {
 /// per-neuron errors; otherwise rank 0 quantizes the whole layer. Returns the outcome on rank 0
 /// (report fields `ranks`, `neuron_split`, and `neuron_split_note` when it was refused), nothing
 /// elsewhere. Collective. Codes, steps and errors equal one process's on the same statistics.
-/// \throws what `quantize` throws, on the ranks where it happened (the caller must agree on
-///         failure across ranks before the next collective call).
+/// \throws what `quantize` throws, on the ranks where it happened; the other ranks then return
+///         nothing (the caller must agree on failure across ranks before its next collective call).
 template <class Scalar>
 std::optional<Outcome<Scalar>> quantize_across_ranks(const Options& a, LayerInput<Scalar>& in,
                                                      MPI_Comm comm = MPI_COMM_WORLD) {
@@ -96,13 +97,19 @@ std::optional<Outcome<Scalar>> quantize_across_ranks(const Options& a, LayerInpu
   part.stats = std::move(in.stats);  // moved back below: one copy of the statistics per rank
   part.quantized_inputs = in.quantized_inputs;
   std::optional<Outcome<Scalar>> mine;
+  std::exception_ptr failure;
   try {
     if (cols.size() > 0) mine.emplace(quantize(a, part));
   } catch (...) {
-    in.stats = std::move(part.stats);
-    throw;
+    failure = std::current_exception();
   }
   in.stats = std::move(part.stats);
+  // Every rank learns whether any failed before the gathers: the failing ones rethrow, the others
+  // return nothing, and no rank waits in a collective call the others never make.
+  if (detail::reduce_value<int>(failure ? 1 : 0, MPI_MAX, comm)) {
+    if (failure) std::rethrow_exception(failure);
+    return o;
+  }
 
   // Everything a rank computed for its neurons; ranks without neurons send empty blocks.
   const Result<Scalar>* r = mine ? &mine->result() : nullptr;
