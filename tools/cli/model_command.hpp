@@ -470,23 +470,17 @@ inline int model_command(int argc, const char* const* argv, int first) {
   }
   rep["layers"] = layers;
   // Bits per weight (codes plus steps and zero points) of each quantized layer and on average.
+  const auto storage = pathq::layer_storage(q);
   double bit_sum = 0, weight_count = 0;
-  std::map<std::pair<Eigen::Index, bool>, std::pair<double, double>> per_layer;  // by (layer, shortcut)
-  for (const auto& u : q.units) {
-    const auto& r = u.solution.result;
-    if (r.codes.size() == 0) continue;
-    const double n = double(r.codes.size());
-    const double b = pathq::bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * n;
-    bit_sum += b;
-    weight_count += n;
-    per_layer[{u.layer, u.shortcut}].first += b;
-    per_layer[{u.layer, u.shortcut}].second += n;
+  for (const auto& kv : storage) {
+    bit_sum += kv.second.bits;
+    weight_count += kv.second.weights;
   }
   for (auto& j : rep["layers"])
     if (!j["skipped"].get<bool>()) {
-      const auto& pl = per_layer[{j["layer"].get<Eigen::Index>(), j["shortcut"].get<bool>()}];
+      const auto it = storage.find({j["layer"].get<Eigen::Index>(), j["shortcut"].get<bool>()});
       j["bits"] = j["bits_per_code"];
-      j["bits_per_weight"] = pl.second > 0 ? pl.first / pl.second : 0.0;
+      j["bits_per_weight"] = it == storage.end() ? 0.0 : it->second.bits_per_weight();
     }
   rep["bits_per_weight"] = weight_count > 0 ? bit_sum / weight_count : 0.0;
   if (allocation) {

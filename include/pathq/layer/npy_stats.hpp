@@ -72,9 +72,10 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
     end = rows->second;
   }
   auto batch = [&] { return std::min(batch_rows, std::max<Eigen::Index>(end - xr.position(), 1)); };
-  if (products == pathq::StatsProducts::FloatChunks) {
-    // The products are formed in float: read the rows as float (the files' own type, mostly).
-    Eigen::MatrixXf X, Xq;
+  // One batch at a time, read in the type the products are formed in: float for float chunks
+  // (the files' own type, mostly), else double.
+  auto stream = [&](auto X) {
+    decltype(X) Xq;
     for (;;) {
       const Eigen::Index first = xr.position(), count = batch();
       if (first >= end || xr.read_rows(count, X) == 0) break;
@@ -87,21 +88,9 @@ inline pathq::LayerStats<double> stream_layer_stats(const std::string& x_path, c
         stats.add(X);
       }
     }
-    return stats;
-  }
-  Eigen::MatrixXd X, Xq;
-  for (;;) {
-    const Eigen::Index first = xr.position(), count = batch();
-    if (first >= end || xr.read_rows(count, X) == 0) break;
-    detail::check_finite_rows("X", X, first);
-    if (xqr) {
-      xqr->read_rows(count, Xq);
-      detail::check_finite_rows("Xq", Xq, first);
-      stats.add(X, Xq);
-    } else {
-      stats.add(X);
-    }
-  }
+  };
+  if (products == pathq::StatsProducts::FloatChunks) stream(Eigen::MatrixXf());
+  else stream(Eigen::MatrixXd());
   return stats;
 }
 

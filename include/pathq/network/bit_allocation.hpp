@@ -64,31 +64,40 @@ struct BitAllocation {
   }
 };
 
+/// The storage of each quantized layer of `q`: bits (codes plus steps and zero points, as
+/// `bits_per_weight` counts them) and weights, summed over its groups, keyed by (layer index,
+/// residual projection) as in `LayerReport::layer` and `LayerReport::shortcut`.
+struct LayerStorage {
+  double bits = 0, weights = 0;
+  double bits_per_weight() const { return weights > 0 ? bits / weights : 0.0; }
+};
+template <class Scalar>
+std::map<std::pair<Eigen::Index, bool>, LayerStorage> layer_storage(const NetworkQuantization<Scalar>& q) {
+  std::map<std::pair<Eigen::Index, bool>, LayerStorage> m;
+  for (const auto& u : q.units) {
+    const auto& r = u.solution.result;
+    const double n = double(r.codes.size());
+    if (n == 0) continue;
+    LayerStorage& s = m[{u.layer, u.shortcut}];
+    s.bits += bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * n;
+    s.weights += n;
+  }
+  return m;
+}
+
 namespace detail {
 
-// Per-layer (bits per weight, relative error) of a network quantized in independent mode, by
-// the layer's index and whether it is a residual projection (a convolution has a unit per group).
+// Per-layer (bits per weight, relative error) of a network quantized in independent mode.
 template <class Scalar>
 std::map<std::pair<Eigen::Index, bool>, BitChoiceMeasurement> measure_widths(const NetworkQuantization<Scalar>& q,
                                                                                int bits) {
+  const auto storage = layer_storage(q);
   std::map<std::pair<Eigen::Index, bool>, BitChoiceMeasurement> m;
-  std::map<std::pair<Eigen::Index, bool>, double> bit_sum, weights;
-  for (const auto& u : q.units) {
-    const auto& r = u.solution.result;
-    const Eigen::Index n = r.codes.size();
-    if (n == 0) continue;
-    const auto key = std::make_pair(u.layer, u.shortcut);
-    bit_sum[key] += bits_per_weight(r.grid, std::max<Eigen::Index>(r.codes.rows(), 1)).total * double(n);
-    weights[key] += double(n);
-  }
   for (const auto& l : q.layers) {
     if (l.skipped) continue;
     const auto key = std::make_pair(l.layer, l.shortcut);
-    BitChoiceMeasurement c;
-    c.bits = bits;
-    c.bits_per_weight = weights[key] > 0 ? bit_sum[key] / weights[key] : 0.0;
-    c.relative_error = l.relative_error;
-    m[key] = c;
+    const auto it = storage.find(key);
+    m[key] = {bits, it == storage.end() ? 0.0 : it->second.bits_per_weight(), l.relative_error};
   }
   return m;
 }
